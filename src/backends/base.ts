@@ -1,0 +1,161 @@
+/**
+ * Shared behaviour of result backends: the polling `waitFor` (with backoff) used by backends that
+ * cannot push, and the key-value base that Redis, Memcached and memory backends sit on (Celery's
+ * `KeyValueStoreBackend`): records are JSON under `celery-task-meta-<id>`, groups under
+ * `celery-taskset-meta-<id>`.
+ */
+import { TimeoutError } from '../errors/index.js';
+import { fromJson, toJson } from '../protocol/json.js';
+import { READY_STATES, States } from '../result/states.js';
+import { sleep } from '../utils/time.js';
+import type { GroupMeta, ResultBackend, TaskMeta, WaitOptions } from './port.js';
+
+/** The record of a task nobody has stored anything for. */
+export function pendingMeta(taskId: string): TaskMeta {
+  return { status: States.PENDING, result: null, traceback: null, children: [], date_done: null, task_id: taskId };
+}
+
+/** Polls `getTaskMeta` until ready: interval starts at `intervalMs`, grows 1.5x up to 1 s. */
+export async function pollUntilReady(
+  get: (id: string) => Promise<TaskMeta>,
+  taskId: string,
+  options: WaitOptions = {},
+): Promise<TaskMeta> {
+  const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+  let interval = options.intervalMs ?? 50;
+  const maxInterval = Math.max(interval, 1000);
+  for (;;) {
+    const meta = await get(taskId);
+    if (READY_STATES.has(meta.status)) return meta;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new TimeoutError(`timed out waiting for task ${taskId} (state ${meta.status})`);
+    await sleep(Math.min(interval, left), options.signal);
+    interval = Math.min(maxInterval, interval * 1.5);
+  }
+}
+
+/** Waits for a task's ready record using a change notification, re-checking on each change. */
+export async function waitWithNotifications(
+  get: (id: string) => Promise<TaskMeta>,
+  subscribe: (taskId: string, onChange: () => void) => Promise<() => Promise<void>>,
+  taskId: string,
+  options: WaitOptions = {},
+): Promise<TaskMeta> {
+  let wake: (() => void) | undefined;
+  let changed = false;
+  const unsubscribe = await subscribe(taskId, () => {
+    changed = true;
+    wake?.();
+  });
+  try {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    for (;;) {
+      changed = false;
+      const meta = await get(taskId);
+      if (READY_STATES.has(meta.status)) return meta;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new TimeoutError(`timed out waiting for task ${taskId} (state ${meta.status})`);
+      if (changed) continue;
+      // Re-check now and then even without a notification: a publish can be missed across a
+      // reconnect, and a poll every few seconds costs nothing.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(done, Math.min(left, 5000));
+        function done(): void {
+          clearTimeout(timer);
+          wake = undefined;
+          options.signal?.removeEventListener('abort', abort);
+          resolve();
+        }
+        function abort(): void {
+          clearTimeout(timer);
+          reject(options.signal?.reason);
+        }
+        wake = done;
+        if (options.signal?.aborted) abort();
+        else options.signal?.addEventListener('abort', abort, { once: true });
+      });
+    }
+  } finally {
+    await unsubscribe();
+  }
+}
+
+/** The storage a key-value backend needs. */
+export interface KeyValueStore {
+  get(key: string): Promise<string | null>;
+  /** Sets a key; `ttlSeconds` null keeps it forever. */
+  set(key: string, value: string, ttlSeconds: number | null): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Announces a change of `key` to waiting clients, if the store can (Redis PUBLISH). */
+  publish?(key: string, value: string): Promise<void>;
+  /** Subscribes to changes of `key`; returns an unsubscribe function. */
+  subscribe?(key: string, onChange: () => void): Promise<() => Promise<void>>;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Celery's key prefixes. */
+export const TASK_KEY_PREFIX = 'celery-task-meta-';
+export const GROUP_KEY_PREFIX = 'celery-taskset-meta-';
+
+/** A result backend over any {@link KeyValueStore}. */
+export class KeyValueBackend implements ResultBackend {
+  constructor(
+    readonly driver: string,
+    protected readonly store: KeyValueStore,
+    protected readonly expiresSeconds: number | null,
+  ) {}
+
+  connect(): Promise<void> {
+    return this.store.connect();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  async storeResult(meta: TaskMeta): Promise<void> {
+    const key = TASK_KEY_PREFIX + meta.task_id;
+    if (meta.status !== States.SUCCESS) {
+      // Celery never lets a late state overwrite SUCCESS (a duplicate delivery finishing after).
+      const current = await this.store.get(key);
+      if (current !== null && (fromJson(current) as TaskMeta).status === States.SUCCESS) return;
+    }
+    const text = toJson(meta);
+    await this.store.set(key, text, this.expiresSeconds);
+    if (this.store.publish && READY_STATES.has(meta.status)) await this.store.publish(key, text);
+  }
+
+  async getTaskMeta(taskId: string): Promise<TaskMeta> {
+    const text = await this.store.get(TASK_KEY_PREFIX + taskId);
+    return text === null ? pendingMeta(taskId) : (fromJson(text) as TaskMeta);
+  }
+
+  waitFor(taskId: string, options?: WaitOptions): Promise<TaskMeta> {
+    const get = (id: string): Promise<TaskMeta> => this.getTaskMeta(id);
+    const sub = this.store.subscribe?.bind(this.store);
+    if (!sub) return pollUntilReady(get, taskId, options);
+    return waitWithNotifications(get, (id, cb) => sub(TASK_KEY_PREFIX + id, cb), taskId, options);
+  }
+
+  async forget(taskId: string): Promise<void> {
+    await this.store.delete(TASK_KEY_PREFIX + taskId);
+  }
+
+  async saveGroup(groupId: string, meta: GroupMeta): Promise<void> {
+    await this.store.set(GROUP_KEY_PREFIX + groupId, toJson(meta), this.expiresSeconds);
+  }
+
+  async restoreGroup(groupId: string): Promise<GroupMeta | null> {
+    const text = await this.store.get(GROUP_KEY_PREFIX + groupId);
+    return text === null ? null : (fromJson(text) as GroupMeta);
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    await this.store.delete(GROUP_KEY_PREFIX + groupId);
+  }
+
+  async cleanup(): Promise<void> {
+    // Key-value stores expire keys themselves.
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The result backend port. A backend stores each task's state record, in Celery's format, and
+ * lets clients wait for a task to be ready.
+ *
+ * The record is the same JSON Celery writes (`shared/reference/celery-wire.md`, section 2):
+ * `{status, result, traceback, children, date_done, task_id}` plus `parent_id` / `group_id` when
+ * set and, with `result_extended`, `name, args, kwargs, worker, retries, queue`.
+ */
+
+/** A task's state record, under Celery's field names. */
+export interface TaskMeta {
+  status: string;
+  result: unknown;
+  traceback: string | null;
+  children: unknown[];
+  date_done: string | null;
+  task_id: string;
+  parent_id?: string | null;
+  group_id?: string | null;
+  name?: string | null;
+  args?: unknown;
+  kwargs?: unknown;
+  worker?: string | null;
+  retries?: number | null;
+  queue?: string | null;
+  [extra: string]: unknown;
+}
+
+/** Options of {@link ResultBackend.waitFor}. */
+export interface WaitOptions {
+  /** Give up after this many milliseconds (TimeoutError). @defaultValue wait forever */
+  timeoutMs?: number;
+  /** Polling interval for backends that poll. @defaultValue 500 ms, backing off */
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A saved group's record (`celery-taskset-meta-<id>`). */
+export interface GroupMeta {
+  /** Celery's nested tuple form of the GroupResult. */
+  result: unknown;
+  date_done?: string | null;
+}
+
+/** A result backend driver. */
+export interface ResultBackend {
+  /** Driver name for logs. */
+  readonly driver: string;
+  /** Whether `storeResult` is cheap to skip for states nobody waits on (rpc:// sends all). */
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /** Stores a record (overwriting; a SUCCESS record is never overwritten by a later state). */
+  storeResult(meta: TaskMeta): Promise<void>;
+  /** The record of a task; a task never seen is PENDING. */
+  getTaskMeta(taskId: string): Promise<TaskMeta>;
+  /** Resolves with the record once the task is in a ready state (SUCCESS, FAILURE, REVOKED). */
+  waitFor(taskId: string, options?: WaitOptions): Promise<TaskMeta>;
+  /** Deletes a task's record. */
+  forget(taskId: string): Promise<void>;
+  /** Saves a group's member ids. */
+  saveGroup(groupId: string, meta: GroupMeta): Promise<void>;
+  /** A saved group, or null. */
+  restoreGroup(groupId: string): Promise<GroupMeta | null>;
+  deleteGroup(groupId: string): Promise<void>;
+  /** Deletes expired records (the `celery.backend_cleanup` task); a no-op where keys expire. */
+  cleanup(): Promise<void>;
+}
+
+/** Options every backend factory receives. */
+export interface BackendOptions {
+  url: string;
+  /** `result_expires` in seconds; null keeps records forever. */
+  expiresSeconds: number | null;
+  /** Driver-specific options (`result_backend_transport_options`). */
+  backendOptions: Record<string, unknown>;
+}
+
+/** Creates a backend for a URL. */
+export type BackendFactory = (options: BackendOptions) => ResultBackend | Promise<ResultBackend>;

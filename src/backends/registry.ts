@@ -1,0 +1,36 @@
+/**
+ * Result backends by URL scheme (`memory`, `redis`, `db+postgresql`, `rpc`, ...), loaded lazily.
+ */
+import { schemeOf, redactUrl } from '../broker/registry.js';
+import { ImproperlyConfigured } from '../errors/index.js';
+import type { BackendFactory, BackendOptions, ResultBackend } from './port.js';
+
+/** Registry of backend drivers; each app has its own copy of the built-in table. */
+export class BackendRegistry {
+  private readonly factories = new Map<string, BackendFactory>();
+
+  constructor() {
+    const memory: BackendFactory = async (o) => new (await import('./memory/backend.js')).MemoryBackend(o);
+    this.register('memory', memory);
+    this.register('cache+memory', memory);
+  }
+
+  register(scheme: string, factory: BackendFactory): void {
+    this.factories.set(scheme, factory);
+  }
+
+  schemes(): string[] {
+    return [...this.factories.keys()];
+  }
+
+  async create(options: BackendOptions): Promise<ResultBackend> {
+    const scheme = schemeOf(options.url, 'result backend');
+    const factory = this.factories.get(scheme);
+    if (!factory) {
+      throw new ImproperlyConfigured(
+        `unknown result backend scheme '${scheme}' in '${redactUrl(options.url)}' (known: ${this.schemes().join(', ')})`,
+      );
+    }
+    return factory(options);
+  }
+}

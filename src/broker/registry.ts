@@ -1,0 +1,50 @@
+/**
+ * Broker drivers by URL scheme. Drivers load lazily, so an app that uses Redis never loads the
+ * AMQP client; a scheme nobody registered raises ImproperlyConfigured naming the known ones.
+ */
+import { ImproperlyConfigured } from '../errors/index.js';
+import type { TransportFactory, TransportOptions, Transport } from './port.js';
+
+/** Registry of broker drivers; each app has its own copy of the built-in table. */
+export class TransportRegistry {
+  private readonly factories = new Map<string, TransportFactory>();
+
+  constructor() {
+    this.register('memory', async (o) => new (await import('./memory/transport.js')).MemoryTransport(o));
+  }
+
+  /** Adds a driver for a URL scheme (`memory`, `redis`, ...). */
+  register(scheme: string, factory: TransportFactory): void {
+    this.factories.set(scheme, factory);
+  }
+
+  /** The schemes with a driver. */
+  schemes(): string[] {
+    return [...this.factories.keys()];
+  }
+
+  /** Creates the driver for a URL. */
+  async create(url: string, transportOptions: Record<string, unknown> = {}): Promise<Transport> {
+    const scheme = schemeOf(url, 'broker');
+    const factory = this.factories.get(scheme);
+    if (!factory) {
+      throw new ImproperlyConfigured(
+        `unknown broker scheme '${scheme}' in '${redactUrl(url)}' (known: ${this.schemes().join(', ')})`,
+      );
+    }
+    const options: TransportOptions = { url, transportOptions };
+    return factory(options);
+  }
+}
+
+/** The scheme of a URL (`redis` of `redis://...`, `db+postgresql` of `db+postgresql://...`). */
+export function schemeOf(url: string, what: string): string {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(url);
+  if (!m) throw new ImproperlyConfigured(`bad ${what} URL '${redactUrl(url)}': expected scheme://...`);
+  return m[1]!.toLowerCase();
+}
+
+/** A URL with its password replaced by `**`, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1**@');
+}
