@@ -1,0 +1,307 @@
+/**
+ * The app: configuration, the task registry, the driver registries and connections, and the
+ * client API (sending tasks, reading results). Create one per process (or per test):
+ *
+ * ```ts
+ * export const app = new Celeriac('proj', { broker: 'redis://localhost', backend: 'redis://localhost' });
+ * export const add = app.task(function add(x: number, y: number) { return x + y; });
+ * const result = await add.delay(2, 2);
+ * await result.get({ timeout: 10 }); // 4
+ * ```
+ */
+import type { ResultBackend } from '../backends/port.js';
+import { BackendRegistry } from '../backends/registry.js';
+import type { Transport } from '../broker/port.js';
+import { TransportRegistry } from '../broker/registry.js';
+import { Chain } from '../canvas/chain.js';
+import type { ApplyOptions } from '../canvas/options.js';
+import { Signature, type CanvasApp } from '../canvas/signature.js';
+import { applySettings, defaultSettings, type Settings, type SettingsInput } from '../config/settings.js';
+import { ImproperlyConfigured } from '../errors/index.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { CompressionRegistry } from '../protocol/compression.js';
+import type { Codecs } from '../protocol/message.js';
+import { SerializerRegistry } from '../protocol/serializers.js';
+import { AsyncResult, EagerResult, type ResultContext, type RevokeOptions } from '../result/async-result.js';
+import { callerFile, moduleName } from '../task/naming.js';
+import type { TaskOptions } from '../task/options.js';
+import { Request } from '../task/request.js';
+import { Task, type RetryOptions } from '../task/task.js';
+import { uuid } from '../utils/ids.js';
+import { registerBuiltins } from './builtins.js';
+import { Producer } from './producer.js';
+import { TaskRegistry } from './registry.js';
+import { Router } from './router.js';
+import { applyEager, retryTask, storeState } from './execution.js';
+
+/** Options of the app: any setting (camelCase or Celery's name) plus these. */
+export interface CeleriacOptions extends SettingsInput {
+  /** Broker URL (`brokerUrl`). */
+  broker?: string;
+  /** Result backend URL (`resultBackend`); null for none. */
+  backend?: string | null;
+  /** The logger every component logs through. @defaultValue Celery-style lines on stderr */
+  logger?: Logger;
+  /** Builds automatic task names. @defaultValue `${module}.${name}` */
+  genTaskName?: (name: string, module: string | null) => string;
+}
+
+/** A constructor of a Task subclass. */
+export type TaskClass<T extends Task = Task> = new () => T;
+
+type BoundFn<B, A extends unknown[], R> = (this: B, self: B, ...args: A) => R;
+type PlainFn<B, A extends unknown[], R> = (this: B, ...args: A) => R;
+
+/** The celeriac application. */
+export class Celeriac implements CanvasApp, ResultContext {
+  /** The app's name (Celery's `main`). */
+  readonly main: string;
+  /** Settings; change them before the first task is sent. */
+  readonly conf: Settings;
+  /** Registered tasks, the built-ins included. */
+  readonly tasks = new TaskRegistry();
+  readonly logger: Logger;
+  readonly serializers = new SerializerRegistry();
+  readonly compression = new CompressionRegistry();
+  /** Broker drivers by URL scheme. */
+  readonly transports = new TransportRegistry();
+  /** Result backend drivers by URL scheme. */
+  readonly backends = new BackendRegistry();
+  /** This client's id: the `reply_to` of its messages. */
+  readonly oid: string = uuid();
+  /** Task ids revoked through this app (shared with its in-process workers). */
+  readonly revoked = new Set<string>();
+  private readonly listeners = new Set<(taskId: string, options: RevokeOptions) => void>();
+  private readonly genTaskName: (name: string, module: string | null) => string;
+  private readonly router: Router;
+  private readonly producer: Producer;
+  private transportPromise: Promise<Transport> | undefined;
+  private readonly backendPromises = new Map<string, Promise<ResultBackend>>();
+
+  constructor(main = 'celeriac', options: CeleriacOptions = {}) {
+    this.main = main;
+    const { broker, backend, logger, genTaskName, ...settings } = options;
+    this.conf = defaultSettings();
+    applySettings(this.conf, {
+      ...settings,
+      ...(broker !== undefined ? { brokerUrl: broker } : {}),
+      ...(backend !== undefined ? { resultBackend: backend } : {}),
+    });
+    this.logger = logger ?? createLogger();
+    this.genTaskName = genTaskName ?? ((name, module) => (module ? `${module}.${name}` : name));
+    this.router = new Router(this.conf);
+    this.producer = new Producer(this.conf, this.router, () => this.codecs, () => this.getTransport(), this.oid);
+    registerBuiltins(this);
+  }
+
+  /** Serializers, compression and `accept_content`, as the protocol layer needs them. */
+  get codecs(): Codecs {
+    return { serializers: this.serializers, compression: this.compression, accept: this.conf.acceptContent };
+  }
+
+  /** `task_disable_sync_subtasks`. */
+  get disableSyncSubtasks(): boolean {
+    return this.conf.taskDisableSyncSubtasks;
+  }
+
+  // ---- defining tasks -----------------------------------------------------------------------
+
+  /**
+   * Turns a function into a registered task. With `bind: true` the function receives the task
+   * as its first argument (and as `this`); `base` picks a Task subclass whose handlers and
+   * state it gets.
+   */
+  task<A extends unknown[], R, B extends Task = Task>(
+    fn: BoundFn<B, A, R>,
+    options: TaskOptions & { bind: true; base?: TaskClass<B> },
+  ): Task<A, Awaited<R>> & B;
+  task<A extends unknown[], R, B extends Task = Task>(
+    fn: PlainFn<B, A, R>,
+    options?: TaskOptions & { bind?: false; base?: TaskClass<B> },
+  ): Task<A, Awaited<R>> & B;
+  task(fn: (...args: never[]) => unknown, options: TaskOptions & { base?: TaskClass } = {}): Task {
+    if (typeof fn !== 'function') throw new TypeError('app.task() takes a function');
+    const { name, bind, base, ...rest } = options;
+    const task = new (base ?? Task)();
+    for (const [key, value] of Object.entries(rest)) {
+      if (value !== undefined) (task as unknown as Record<string, unknown>)[key] = value;
+    }
+    const call = fn as unknown as (this: Task, ...args: unknown[]) => unknown;
+    task.run = bind
+      ? function run(this: Task, ...args: unknown[]) {
+          return call.call(this, this, ...args);
+        }
+      : function run(this: Task, ...args: unknown[]) {
+          return call.apply(this, args);
+        };
+    task.sourceFunction = fn;
+    task.bindsSelf = Boolean(bind);
+    if (name) task.name = name;
+    else {
+      if (!fn.name || fn.name === 'anonymous') {
+        throw new ImproperlyConfigured(
+          'cannot name a task made from an anonymous function: pass { name: "module.task" } or use a named function',
+        );
+      }
+      task.name = this.genTaskName(fn.name, moduleName(callerFile()));
+    }
+    return this.registerTask(task);
+  }
+
+  /**
+   * Registers a task instance (or a Task subclass, instantiated once). A task without a name is
+   * named `<module>.<ClassName>`.
+   */
+  registerTask<T extends Task>(taskOrClass: T | TaskClass<T>): T {
+    const task = typeof taskOrClass === 'function' ? new taskOrClass() : taskOrClass;
+    if (!task.name) {
+      task.name = this.genTaskName(task.constructor.name, moduleName(callerFile()));
+    }
+    task.app = this;
+    this.tasks.register(task);
+    return task;
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  /**
+   * Sends a task by name, without needing its definition (Celery's `send_task`): for tasks
+   * defined in another process or language.
+   */
+  async sendTask<R = unknown>(
+    name: string,
+    args: readonly unknown[] = [],
+    kwargs: Readonly<Record<string, unknown>> = {},
+    options: ApplyOptions = {},
+  ): Promise<AsyncResult<R>> {
+    const sent = await this.producer.send({ name, args, kwargs, options });
+    return new AsyncResult<R>(sent.id, this);
+  }
+
+  /** A signature of a task by name (it need not be registered here). */
+  signature<R = unknown>(name: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Signature<R> {
+    return new Signature<R>(name, { args, kwargs, app: this }).set(options);
+  }
+
+  /** A chain bound to this app (same as `chain()` for signatures made from tasks). */
+  chain<R = unknown>(...tasks: Signature[]): Chain<R> {
+    return new Chain<R>(tasks, this);
+  }
+
+  /** A result handle for a task id. */
+  asyncResult<R = unknown>(id: string, parent: AsyncResult | null = null): AsyncResult<R> {
+    return new AsyncResult<R>(id, this, parent);
+  }
+
+  /** @internal Sends a call of a registered task, with its options and argument checks. */
+  async sendTaskCall(task: Task, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>, options: ApplyOptions): Promise<AsyncResult> {
+    if (this.conf.taskAlwaysEager) {
+      const result = await this.applyEager(task, args, kwargs, options);
+      if (this.conf.taskEagerPropagates && (await result.failed())) await result.get();
+      return result;
+    }
+    if (task.typing ?? true) task.bindArguments(args, kwargs);
+    const sent = await this.producer.send({ name: task.name, args, kwargs, options, task });
+    return new AsyncResult(sent.id, this, null, typeof task.backend === 'object' ? task.backend : null);
+  }
+
+  /** @internal Applies a signature: through its task when registered here, else by name. */
+  applySignature(sig: Signature, args: unknown[], kwargs: Record<string, unknown>, options: ApplyOptions): Promise<AsyncResult> {
+    const task = this.tasks.get(sig.task);
+    if (task) return this.sendTaskCall(task, args, kwargs, options);
+    return this.sendTask(sig.task, args, kwargs, options);
+  }
+
+  /** @internal Runs a task locally (`task.apply()`). */
+  applyEager(task: Task, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>, options: ApplyOptions): Promise<EagerResult> {
+    return applyEager(this, task, args, kwargs, options);
+  }
+
+  /** @internal Stores a state for `task.updateState()`. */
+  storeState(task: Task, taskId: string, state: string, meta: unknown, request: Request): Promise<void> {
+    return storeState(this, task, taskId, state, meta, request);
+  }
+
+  /** @internal Republishes a task for `task.retry()`; returns the Retry to throw. */
+  retryTask(task: Task, request: Request, options: RetryOptions): Promise<Error> {
+    return retryTask(this, this.producer, task, request, options);
+  }
+
+  // ---- revoking -----------------------------------------------------------------------------
+
+  /**
+   * Revokes a task: workers skip it (state REVOKED) and, with `terminate`, stop it if running.
+   * Reaches the workers of this app in this process; remote workers learn it through remote
+   * control.
+   */
+  async revoke(taskId: string | readonly string[], options: RevokeOptions = {}): Promise<void> {
+    for (const id of typeof taskId === 'string' ? [taskId] : taskId) {
+      this.revoked.add(id);
+      for (const listener of this.listeners) listener(id, options);
+    }
+  }
+
+  /** @internal Workers subscribe to revokes of this app. Returns an unsubscribe function. */
+  onRevoke(listener: (taskId: string, options: RevokeOptions) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- connections --------------------------------------------------------------------------
+
+  /** The broker connection (created and connected on first use). */
+  getTransport(): Promise<Transport> {
+    this.transportPromise ??= (async () => {
+      const transport = await this.transports.create(this.conf.brokerUrl, this.conf.brokerTransportOptions);
+      await transport.connect();
+      return transport;
+    })();
+    this.transportPromise.catch(() => (this.transportPromise = undefined));
+    return this.transportPromise;
+  }
+
+  /** The app's result backend (connected on first use). */
+  getBackend(): Promise<ResultBackend> {
+    return this.backendFor(this.conf.resultBackend);
+  }
+
+  /** The backend a task stores into: its own `backend` option, else the app's. */
+  backendForTask(task: Task): Promise<ResultBackend> {
+    if (task.backend === undefined) return this.getBackend();
+    if (typeof task.backend === 'string') return this.backendFor(task.backend);
+    return Promise.resolve(task.backend);
+  }
+
+  private backendFor(url: string | null): Promise<ResultBackend> {
+    const key = url ?? '';
+    let promise = this.backendPromises.get(key);
+    if (!promise) {
+      promise = (async () => {
+        const backend = url
+          ? await this.backends.create({
+              url,
+              expiresSeconds: this.conf.resultExpires,
+              backendOptions: this.conf.resultBackendTransportOptions,
+            })
+          : new (await import('../backends/disabled.js')).DisabledBackend();
+        await backend.connect();
+        return backend;
+      })();
+      this.backendPromises.set(key, promise);
+      promise.catch(() => this.backendPromises.delete(key));
+    }
+    return promise;
+  }
+
+  /** Closes the broker and backend connections. */
+  async close(): Promise<void> {
+    const transport = this.transportPromise;
+    this.transportPromise = undefined;
+    const backends = [...this.backendPromises.values()];
+    this.backendPromises.clear();
+    await Promise.allSettled([
+      transport?.then((t) => t.close()),
+      ...backends.map((b) => b.then((x) => x.close())),
+    ]);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Chains: `chain(a.s(1), b.s(), c.s())` runs the steps one after another, each step's result
+ * passed as the first argument of the next (unless that step is immutable, `si()`).
+ *
+ * Wire form, as Celery's: the first step's message carries the other steps in `embed.chain`,
+ * last step first; each worker pops the next step and sends it with its own result. The chain
+ * itself serializes as `{"task": "celery.chain", "kwargs": {"tasks": [...]}, "subtask_type": "chain"}`.
+ */
+import type { SignatureDict } from '../protocol/message.js';
+import type { AsyncResult } from '../result/async-result.js';
+import { fromWireOptions, signatureList, type ApplyOptions, type SignatureLike } from './options.js';
+import { registerSignatureType, Signature, type CanvasApp } from './signature.js';
+
+/** A chain of signatures; `R` is the last step's result type. */
+export class Chain<R = unknown> extends Signature<R> {
+  /** The steps, first to last. */
+  readonly tasks: Signature[];
+
+  constructor(tasks: readonly Signature[], app: CanvasApp | null, options: Record<string, unknown> = {}) {
+    super('celery.chain', { kwargs: {}, options, subtaskType: 'chain', app });
+    this.tasks = [...tasks];
+  }
+
+  /** Steps with nested chains inlined. */
+  private flat(): Signature[] {
+    return this.tasks.flatMap((t) => (t instanceof Chain ? t.flat() : [t]));
+  }
+
+  override clone(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Chain<R> {
+    const copy = Signature.fromDict(structuredClone(this.toJSON()), this.app) as Chain<R>;
+    if (args.length > 0 || Object.keys(kwargs).length > 0) {
+      const first = copy.tasks[0];
+      if (first) copy.tasks[0] = first.clone(args, kwargs);
+    }
+    return copy.set(options);
+  }
+
+  /**
+   * Freezes every step (assigning ids) and sends the first one with the rest embedded. Resolves
+   * with the last step's result, whose `parent` links lead back to the first step.
+   */
+  override async applyAsync(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Promise<AsyncResult<R>> {
+    const app = this.requireApp();
+    const steps = this.flat().map((t) => Signature.fromDict(structuredClone(t.toJSON()), t.app ?? app));
+    if (steps.length === 0) throw new TypeError('cannot apply an empty chain');
+    const { taskId, link, linkError, ...sendOptions } = { ...fromWireOptions(this.options), ...options };
+    const first = steps[0]!;
+    if (!first.immutable) {
+      first.args = [...args, ...first.args];
+      first.kwargs = { ...first.kwargs, ...kwargs };
+    }
+    const last = steps[steps.length - 1]!;
+    if (taskId !== undefined) last.options['task_id'] = taskId;
+    if (link !== undefined) last.options['link'] = [...signatureList(last.options['link'] as ApplyOptions['link']), ...signatureList(link)];
+    if (linkError !== undefined) {
+      for (const step of steps) {
+        step.options['link_error'] = [
+          ...signatureList(step.options['link_error'] as ApplyOptions['link']),
+          ...signatureList(linkError),
+        ];
+      }
+    }
+    let parent: AsyncResult | null = null;
+    for (const step of steps) {
+      const id = step.freeze().id;
+      parent = app.asyncResult(id, parent);
+    }
+    const rest: SignatureDict[] = steps.slice(1).reverse().map((s) => s.toJSON());
+    await first.applyAsync([], {}, rest.length > 0 ? { ...sendOptions, chain: rest } : sendOptions);
+    return parent as AsyncResult<R>;
+  }
+
+  override toJSON(): SignatureDict {
+    return { ...super.toJSON(), kwargs: { tasks: this.tasks.map((t) => t.toJSON()) } };
+  }
+}
+
+registerSignatureType('chain', (dict, app) => {
+  const raw = (dict.kwargs?.['tasks'] ?? dict.args?.[0] ?? []) as SignatureDict[];
+  const chain = new Chain(raw.map((t) => Signature.fromDict(t, app)), app, { ...(dict.options ?? {}) });
+  chain.immutable = Boolean(dict.immutable);
+  return chain;
+});
+
+/** Type of the last element of a tuple of signatures. */
+type LastResult<T extends readonly SignatureLike[]> = T extends readonly [...SignatureLike[], infer L]
+  ? L extends Signature<infer R>
+    ? R
+    : unknown
+  : unknown;
+
+/**
+ * Chains signatures: each step gets the previous step's result as its first argument.
+ *
+ * @example
+ * const result = await chain(add.s(1, 2), add.s(10), mul.s(2)).applyAsync();
+ * await result.get(); // ((1 + 2) + 10) * 2
+ */
+export function chain<T extends readonly Signature[]>(...tasks: T): Chain<LastResult<T>> {
+  const app = tasks.find((t) => t.app)?.app ?? null;
+  return new Chain<LastResult<T>>(tasks, app);
+}

@@ -1,0 +1,92 @@
+/**
+ * celeriac: Celery's task system for Node.js, speaking Celery's wire protocol.
+ *
+ * Curated public API; every export is named here (a test pins the list).
+ */
+export { Celeriac, type CeleriacOptions, type TaskClass } from './app/celeriac.js';
+export { TaskRegistry } from './app/registry.js';
+export type { ResolvedRoute } from './app/router.js';
+export { Task, type ExceptionInfo, type RetryOptions, type UpdateStateOptions } from './task/task.js';
+export type { TaskOptions, ErrorClass, RetryKwargs } from './task/options.js';
+export { Request, currentRequest, type DeliveryInfo, type RequestFields } from './task/request.js';
+export { getTaskLogger } from './task/logger.js';
+export { backoffCountdown, type BackoffPolicy } from './task/retry-policy.js';
+export { Signature } from './canvas/signature.js';
+export { Chain, chain } from './canvas/chain.js';
+export type { ApplyOptions, SignatureLike } from './canvas/options.js';
+export {
+  AsyncResult,
+  EagerResult,
+  type GetOptions,
+  type RevokeOptions,
+  type ResultTuple,
+} from './result/async-result.js';
+export {
+  States,
+  READY_STATES,
+  UNREADY_STATES,
+  EXCEPTION_STATES,
+  PROPAGATE_STATES,
+  precedence,
+  type TaskState,
+  type BuiltinState,
+} from './result/states.js';
+export {
+  CeleriacError,
+  ImproperlyConfigured,
+  NotRegistered,
+  AlreadyRegistered,
+  OperationalError,
+  DecodeError,
+  EncodeError,
+  ContentDisallowed,
+  TimeoutError,
+  TaskError,
+  Retry,
+  Ignore,
+  Reject,
+  MaxRetriesExceededError,
+  SoftTimeLimitExceeded,
+  TimeLimitExceeded,
+  WorkerLostError,
+  TaskRevokedError,
+  ChordError,
+  RemoteTaskError,
+  RuntimeTaskError,
+  type CeleriacErrorOptions,
+  type RejectOptions,
+} from './errors/index.js';
+export { createLogger, silentLogger, parseLogLevel, type Logger, type LogLevel, type LogFields } from './logging/logger.js';
+export type { Settings, SettingsInput, RouteTarget, TaskRoutes, QueueDefinition } from './config/settings.js';
+export { Worker, type WorkerOptions, type WorkerEvents } from './worker/worker.js';
+export type { Pool } from './pool/port.js';
+export type {
+  Transport,
+  TransportFactory,
+  TransportOptions,
+  Consumer,
+  Delivery,
+  DeliveryHandler,
+  QueueSpec,
+  Route,
+  ExchangeType,
+} from './broker/port.js';
+export type { ResultBackend, BackendFactory, BackendOptions, TaskMeta, GroupMeta, WaitOptions } from './backends/port.js';
+export { KeyValueBackend, type KeyValueStore } from './backends/base.js';
+export { MemoryTransport } from './broker/memory/transport.js';
+export { MemoryBackend } from './backends/memory/backend.js';
+export {
+  encodeTaskMessage,
+  decodeTaskMessage,
+  type TransportMessage,
+  type TaskMessageFields,
+  type DecodedTask,
+  type SignatureDict,
+  type Embed,
+  type MessageProperties,
+} from './protocol/message.js';
+export { jsonSerializer, SerializerRegistry, type Serializer } from './protocol/serializers.js';
+export { CompressionRegistry, type Compressor } from './protocol/compression.js';
+export { toJson, fromJson } from './protocol/json.js';
+export { serializeError, deserializeError, type SerializedError } from './protocol/exceptions.js';
+export { pyRepr, argsRepr, kwargsRepr } from './protocol/repr.js';

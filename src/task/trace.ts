@@ -1,0 +1,190 @@
+/**
+ * Runs one task execution and records it (Celery's tracer): STARTED (with trackStarted), the
+ * call, then SUCCESS with callbacks and the next chain step, or RETRY / FAILURE with errbacks,
+ * or nothing for the `Ignore` / `Reject` semipredicates; the task's handlers are called at each
+ * point with the guide's arguments. Acknowledgement is the worker's business, not this module's.
+ */
+import type { Celeriac } from '../app/celeriac.js';
+import type { ResultBackend } from '../backends/port.js';
+import { Signature } from '../canvas/signature.js';
+import { Ignore, Reject, Retry } from '../errors/index.js';
+import type { Logger } from '../logging/logger.js';
+import { serializeError } from '../protocol/exceptions.js';
+import { pyRepr } from '../protocol/repr.js';
+import { States } from '../result/states.js';
+import { buildMeta } from './meta.js';
+import { activeTask, type Request } from './request.js';
+import { backoffCountdown } from './retry-policy.js';
+import type { ExceptionInfo, Task } from './task.js';
+
+/** How a trace runs. */
+export interface TraceContext {
+  app: Celeriac;
+  logger: Logger;
+  /** Store states in the backend (false for eager runs unless `task_store_eager_result`). */
+  store: boolean;
+}
+
+/** What happened. */
+export interface TraceOutcome {
+  state: string;
+  /** The return value (SUCCESS) or the error (FAILURE, RETRY). */
+  retval: unknown;
+  error: Error | null;
+  /** For REJECTED: whether to requeue. */
+  requeue: boolean;
+  /** Seconds the task ran. */
+  runtime: number;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(typeof err === 'string' ? err : pyRepr(err));
+}
+
+function einfoOf(error: Error): ExceptionInfo {
+  return { type: error.name, exception: error, traceback: error.stack ?? `${error.name}: ${error.message}` };
+}
+
+function errorRepr(error: Error): string {
+  return `${error.name}(${pyRepr(error.message)})`;
+}
+
+/** Calls `run`, turning errors listed in `autoretryFor` into retries (with backoff if set). */
+async function runWithAutoretry(task: Task, request: Request, args: unknown[]): Promise<unknown> {
+  try {
+    return await task.run(...args);
+  } catch (err) {
+    if (
+      task.autoretryFor.length > 0 &&
+      !(err instanceof Retry || err instanceof Ignore || err instanceof Reject) &&
+      task.autoretryFor.some((cls) => err instanceof cls)
+    ) {
+      const kwargs = { ...task.retryKwargs };
+      if (task.retryBackoff) {
+        kwargs.countdown = backoffCountdown(
+          { backoff: task.retryBackoff, maximum: task.retryBackoffMax ?? 600, jitter: task.retryJitter ?? true },
+          request.retries,
+        );
+      }
+      await task.retry({ exc: err, ...kwargs });
+    }
+    throw err;
+  }
+}
+
+/** Runs a handler; a handler's own error is logged, never turned into the task's state. */
+async function safely(logger: Logger, what: string, fn: () => unknown): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    logger.error({ err }, `error in ${what} handler`);
+  }
+}
+
+/** Executes `task` for `request` and records the outcome. Never throws. */
+export async function traceTask(task: Task, request: Request, ctx: TraceContext): Promise<TraceOutcome> {
+  const { app } = ctx;
+  const id = request.id ?? '';
+  const log = ctx.logger.child({ task: request.shadow ?? task.name, taskId: id });
+  const started = performance.now();
+  const runtime = (): number => (performance.now() - started) / 1000;
+  const ignoreResult = request.ignoreResult || (task.ignoreResult ?? app.conf.taskIgnoreResult);
+  const extended = task.resultExtended ?? app.conf.resultExtended;
+  let backend: ResultBackend | null = null;
+  const store = async (status: string, result: unknown, traceback: string | null, taskId = id): Promise<void> => {
+    if (!ctx.store) return;
+    try {
+      backend ??= await task.getBackend();
+      await backend.storeResult(buildMeta(taskId, status, result, traceback, request, { extended }));
+    } catch (err) {
+      log.error({ err }, `could not store state ${status} of task ${taskId}`);
+    }
+  };
+  const inTask = <T>(fn: () => Promise<T>): Promise<T> => activeTask.run({ task, request }, fn);
+
+  let retval: unknown;
+  try {
+    if (task.trackStarted ?? app.conf.taskTrackStarted) {
+      await store(States.STARTED, { pid: process.pid, hostname: request.hostname }, null);
+    }
+    await task.beforeStart(id, request.args, request.kwargs);
+    const args = task.bindArguments(request.args, request.kwargs);
+    retval = await inTask(() => runWithAutoretry(task, request, args));
+  } catch (err) {
+    if (err instanceof Reject) {
+      log.info(`Task ${task.name}[${id}] rejected (requeue=${err.requeue}): ${err.message}`);
+      return { state: States.REJECTED, retval: err, error: err, requeue: err.requeue, runtime: runtime() };
+    }
+    if (err instanceof Ignore) {
+      log.info(`Task ${task.name}[${id}] ignored`);
+      return { state: States.IGNORED, retval: err, error: err, requeue: false, runtime: runtime() };
+    }
+    if (err instanceof Retry) {
+      const reason = err.exc === undefined ? err : asError(err.exc);
+      await store(States.RETRY, serializeError(reason), reason.stack ?? null);
+      await safely(log, 'onRetry', () => task.onRetry(reason, id, request.args, request.kwargs, einfoOf(reason)));
+      log.info(`Task ${task.name}[${id}] retry: ${err.message}`);
+      return { state: States.RETRY, retval: err, error: err, requeue: false, runtime: runtime() };
+    }
+    return fail(asError(err));
+  }
+
+  try {
+    await inTask(async () => {
+      const priority = request.deliveryInfo?.priority ?? undefined;
+      const base = { parentId: id, rootId: request.rootId ?? id, ...(priority ? { priority } : {}) };
+      for (const dict of request.callbacks ?? []) {
+        await Signature.fromDict(dict, app).applyAsync([retval], {}, base);
+      }
+      if (request.chain && request.chain.length > 0) {
+        const rest = [...request.chain];
+        const next = Signature.fromDict(rest.pop()!, app);
+        await next.applyAsync([retval], {}, rest.length > 0 ? { ...base, chain: rest } : base);
+      }
+    });
+    if (!ignoreResult) {
+      if (ctx.store) {
+        backend ??= await task.getBackend();
+        await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }));
+      }
+    }
+  } catch (err) {
+    // The result could not be stored (not serializable, backend down) or a callback could
+    // not be sent: the task counts as failed, as in Celery.
+    return fail(asError(err));
+  }
+  await safely(log, 'onSuccess', () => task.onSuccess(retval, id, request.args, request.kwargs));
+  const took = runtime();
+  log.info(`Task ${task.name}[${id}] succeeded in ${took.toFixed(6)}s: ${pyRepr(retval)}`);
+  await safely(log, 'afterReturn', () => task.afterReturn(States.SUCCESS, retval, id, request.args, request.kwargs, null));
+  return { state: States.SUCCESS, retval, error: null, requeue: false, runtime: took };
+
+  async function fail(error: Error): Promise<TraceOutcome> {
+    const einfo = einfoOf(error);
+    if (!ignoreResult || (task.storeErrorsEvenIfIgnored ?? app.conf.taskStoreErrorsEvenIfIgnored)) {
+      const serialized = serializeError(error);
+      await store(States.FAILURE, serialized, einfo.traceback);
+      // The steps after a failed one will never run: mark them failed too, so waiting on the
+      // chain's final result ends with this error instead of hanging.
+      for (const step of request.chain ?? []) {
+        const stepId = step.options?.['task_id'];
+        if (typeof stepId === 'string') await store(States.FAILURE, serialized, einfo.traceback, stepId);
+      }
+    }
+    try {
+      await inTask(async () => {
+        for (const dict of request.errbacks ?? []) {
+          await Signature.fromDict(dict, app).applyAsync([id], {}, { parentId: id, rootId: request.rootId ?? id });
+        }
+      });
+    } catch (err) {
+      log.error({ err }, `could not send the errbacks of task ${id}`);
+    }
+    await safely(log, 'onFailure', () => task.onFailure(error, id, request.args, request.kwargs, einfo));
+    const expected = task.throws.some((cls) => error instanceof cls);
+    if (expected) log.info(`Task ${task.name}[${id}] raised expected: ${errorRepr(error)}`);
+    else log.error({ err: error }, `Task ${task.name}[${id}] raised unexpected: ${errorRepr(error)}`);
+    await safely(log, 'afterReturn', () => task.afterReturn(States.FAILURE, error, id, request.args, request.kwargs, einfo));
+    return { state: States.FAILURE, retval: error, error, requeue: false, runtime: runtime() };
+  }
+}
