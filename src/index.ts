@@ -3,7 +3,7 @@
  *
  * Curated public API; every export is named here (a test pins the list).
  */
-export { Celeriac, type CeleriacOptions, type TaskClass } from './app/celeriac.js';
+export { Celeriac, type CeleriacOptions, type TaskClass, type TaskOf } from './app/celeriac.js';
 export { TaskRegistry } from './app/registry.js';
 export type { ResolvedRoute } from './app/router.js';
 export { Task, type ExceptionInfo, type RetryOptions, type UpdateStateOptions } from './task/task.js';

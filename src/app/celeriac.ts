@@ -49,6 +49,9 @@ export interface CeleriacOptions extends SettingsInput {
 /** A constructor of a Task subclass. */
 export type TaskClass<T extends Task = Task> = new () => T;
 
+/** A task made from a function on base class `B`: typed calls, plus B's own members. */
+export type TaskOf<B extends Task, A extends unknown[], R> = Task<A, R> & Omit<B, keyof Task>;
+
 type BoundFn<B, A extends unknown[], R> = (this: B, self: B, ...args: A) => R;
 type PlainFn<B, A extends unknown[], R> = (this: B, ...args: A) => R;
 
@@ -114,11 +117,11 @@ export class Celeriac implements CanvasApp, ResultContext {
   task<A extends unknown[], R, B extends Task = Task>(
     fn: BoundFn<B, A, R>,
     options: TaskOptions & { bind: true; base?: TaskClass<B> },
-  ): Task<A, Awaited<R>> & B;
+  ): TaskOf<B, A, Awaited<R>>;
   task<A extends unknown[], R, B extends Task = Task>(
     fn: PlainFn<B, A, R>,
     options?: TaskOptions & { bind?: false; base?: TaskClass<B> },
-  ): Task<A, Awaited<R>> & B;
+  ): TaskOf<B, A, Awaited<R>>;
   task(fn: (...args: never[]) => unknown, options: TaskOptions & { base?: TaskClass } = {}): Task {
     if (typeof fn !== 'function') throw new TypeError('app.task() takes a function');
     const { name, bind, base, ...rest } = options;

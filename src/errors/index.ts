@@ -32,8 +32,11 @@ export class ImproperlyConfigured extends CeleriacError {
 /** A task name that is not in the registry. */
 export class NotRegistered extends CeleriacError {
   override readonly code: string = 'NOT_REGISTERED';
-  constructor(readonly taskName: string, options?: CeleriacErrorOptions) {
+  /** Celery's NotRegistered carries just the task name as its argument. */
+  readonly excArgs: readonly unknown[];
+  constructor(readonly taskName: string = '?', options?: CeleriacErrorOptions) {
     super(`Task of kind '${taskName}' is not registered`, options);
+    this.excArgs = [taskName];
   }
 }
 
@@ -215,6 +218,7 @@ export const CELERY_ERROR_CLASSES: ReadonlyMap<string, new (message?: string) =>
   new (message?: string) => CeleriacError
 >([
   ['ImproperlyConfigured', ImproperlyConfigured],
+  ['NotRegistered', NotRegistered],
   ['OperationalError', OperationalError],
   ['TimeoutError', TimeoutError],
   ['TaskError', TaskError],
@@ -225,4 +229,17 @@ export const CELERY_ERROR_CLASSES: ReadonlyMap<string, new (message?: string) =>
   ['WorkerLostError', WorkerLostError],
   ['TaskRevokedError', TaskRevokedError],
   ['ChordError', ChordError],
+]);
+
+/** celeriac's own error classes (not in Celery), rebuilt by name when they come back as results. */
+export const CELERIAC_ERROR_CLASSES: ReadonlyMap<string, new (message?: string) => CeleriacError> = new Map<
+  string,
+  new (message?: string) => CeleriacError
+>([
+  ['CeleriacError', CeleriacError],
+  ['RuntimeTaskError', RuntimeTaskError],
+  ['DecodeError', DecodeError],
+  ['EncodeError', EncodeError],
+  ['ContentDisallowed', ContentDisallowed],
+  ['AlreadyRegistered', AlreadyRegistered],
 ]);

@@ -4,7 +4,7 @@
  * an error that comes back (from a JS or a Python worker) is rebuilt under its original name and
  * message, as an instance of the matching JS or celeriac class where one exists.
  */
-import { CELERY_ERROR_CLASSES, RemoteTaskError } from '../errors/index.js';
+import { CELERIAC_ERROR_CLASSES, CELERY_ERROR_CLASSES, RemoteTaskError } from '../errors/index.js';
 
 /** Celery's serialized form of an exception. */
 export interface SerializedError {
@@ -46,7 +46,8 @@ export function serializeError(err: unknown): SerializedError {
           : PYTHON_BUILTINS.has(name)
             ? 'builtins'
             : 'celeriac';
-    return { exc_type: name, exc_message: [err.message], exc_module: module };
+    const excArgs = (err as { excArgs?: unknown }).excArgs;
+    return { exc_type: name, exc_message: Array.isArray(excArgs) ? [...excArgs] : [err.message], exc_module: module };
   }
   return { exc_type: 'Error', exc_message: [String(err)], exc_module: 'celeriac' };
 }
@@ -75,7 +76,7 @@ export function deserializeError(value: SerializedError, traceback: string | nul
   const args: unknown[] = Array.isArray(rawArgs) ? rawArgs : [rawArgs];
   const message = messageOf(args);
   const jsClass = JS_BUILTINS.get(value.exc_type);
-  const ownClass = CELERY_ERROR_CLASSES.get(value.exc_type);
+  const ownClass = CELERY_ERROR_CLASSES.get(value.exc_type) ?? CELERIAC_ERROR_CLASSES.get(value.exc_type);
   let err: Error;
   if (jsClass && (value.exc_module === 'builtins' || value.exc_module === 'celeriac')) {
     err = new jsClass(message);

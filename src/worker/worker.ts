@@ -80,6 +80,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private inFlight = 0;
   private drained: Deferred<void> | undefined;
   private stopping: Promise<void> | undefined;
+  /** Set once a shutdown begins: tasks not started by then are left for the broker. */
+  private closing = false;
   private unsubscribeRevoke: (() => void) | undefined;
   private stopped = deferred<void>();
 
@@ -137,6 +139,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async shutdown(cold: boolean): Promise<void> {
+    this.closing = true;
     this.logger.info(cold ? `${this.hostname}: cold shutdown` : `${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`);
     this.unsubscribeRevoke?.();
     for (const timer of this.etaTimers.values()) clearTimeout(timer);
@@ -279,6 +282,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const acksLate = task.acksLate ?? this.app.conf.taskAcksLate;
     const outcome = await this.pool.run(async () => {
+      // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
+      if (this.closing) return null;
       if (!acksLate) await delivery.ack();
       this.active.set(decoded.id, { request, task, startedAt: Date.now(), controller });
       this.emit('task-started', request);
@@ -292,6 +297,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         }
       }
     });
+    if (!outcome) return;
     this.processed.set(task.name, (this.processed.get(task.name) ?? 0) + 1);
     if (acksLate) {
       if (outcome.state === States.REJECTED) await delivery.reject(outcome.requeue);
