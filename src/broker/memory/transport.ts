@@ -174,11 +174,14 @@ export class MemoryTransport implements Transport {
     this.schedule();
   }
 
-  /** @internal Dispatches on the next microtask, so handlers never run inside publish/ack. */
+  /**
+   * @internal Dispatches soon, never inside publish/ack. A macrotask, not a microtask: a consumer
+   * that keeps requeueing must not starve timers and I/O.
+   */
   schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.scheduled = false;
       this.dispatch();
     });
