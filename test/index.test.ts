@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import * as celeriac from '../src/index.js';
+
+it('exports exactly the curated public API', () => {
+  assert.deepEqual(Object.keys(celeriac).sort(), [
+    'AlreadyRegistered', 'AsyncResult', 'Celeriac', 'CeleriacError', 'Chain', 'ChordError', 'CompressionRegistry',
+    'ContentDisallowed', 'DecodeError', 'EXCEPTION_STATES', 'EagerResult', 'EncodeError', 'Ignore', 'ImproperlyConfigured',
+    'KeyValueBackend', 'MaxRetriesExceededError', 'MemoryBackend', 'MemoryTransport', 'NotRegistered', 'OperationalError',
+    'PROPAGATE_STATES', 'READY_STATES', 'Reject', 'RemoteTaskError', 'Request', 'Retry', 'RuntimeTaskError',
+    'SerializerRegistry', 'Signature', 'SoftTimeLimitExceeded', 'States', 'Task', 'TaskError', 'TaskRegistry',
+    'TaskRevokedError', 'TimeLimitExceeded', 'TimeoutError', 'UNREADY_STATES', 'Worker', 'WorkerLostError',
+    'argsRepr', 'backoffCountdown', 'chain', 'createLogger', 'currentRequest', 'decodeTaskMessage', 'deserializeError',
+    'encodeTaskMessage', 'fromJson', 'getTaskLogger', 'jsonSerializer', 'kwargsRepr', 'parseLogLevel', 'precedence',
+    'pyRepr', 'serializeError', 'silentLogger', 'toJson',
+  ]);
+});
+
+it('roots every error class at CeleriacError', () => {
+  for (const [name, value] of Object.entries(celeriac)) {
+    if (typeof value === 'function' && value.prototype instanceof Error) {
+      assert.ok(value === celeriac.CeleriacError || value.prototype instanceof celeriac.CeleriacError, `${name} extends CeleriacError`);
+    }
+  }
+});
