@@ -22,9 +22,15 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// Type errors fail the run too (tsx strips types without checking them).
+const typecheck = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], {
+  cwd: root,
+  stdio: 'inherit',
+});
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...files],
   { cwd: root, stdio: 'inherit' },
 );
-process.exit(result.status ?? 1);
+if (typecheck.status !== 0) console.error('typecheck failed (see the errors above)');
+process.exit(typecheck.status !== 0 ? 1 : (result.status ?? 1));

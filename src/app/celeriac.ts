@@ -17,7 +17,7 @@ import { Chain } from '../canvas/chain.js';
 import type { ApplyOptions } from '../canvas/options.js';
 import { Signature, type CanvasApp } from '../canvas/signature.js';
 import { applySettings, defaultSettings, type Settings, type SettingsInput } from '../config/settings.js';
-import { ImproperlyConfigured } from '../errors/index.js';
+import { ImproperlyConfigured, type Retry } from '../errors/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { CompressionRegistry } from '../protocol/compression.js';
 import type { Codecs } from '../protocol/message.js';
@@ -226,7 +226,7 @@ export class Celeriac implements CanvasApp, ResultContext {
   }
 
   /** @internal Republishes a task for `task.retry()`; returns the Retry to throw. */
-  retryTask(task: Task, request: Request, options: RetryOptions): Promise<Error> {
+  retryTask(task: Task, request: Request, options: RetryOptions): Promise<Retry> {
     return retryTask(this, this.producer, task, request, options);
   }
 

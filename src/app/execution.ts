@@ -82,7 +82,7 @@ export async function storeState(app: Celeriac, task: Task, taskId: string, stat
  * Republishes a task for a retry (same id, retries + 1), or throws when retries are exhausted.
  * Returns the Retry error for the task to throw.
  */
-export async function retryTask(app: Celeriac, producer: Producer, task: Task, request: Request, options: RetryOptions): Promise<Error> {
+export async function retryTask(app: Celeriac, producer: Producer, task: Task, request: Request, options: RetryOptions): Promise<Retry> {
   if (request.calledDirectly) {
     // Called as a plain function: there is no message to retry.
     throw options.exc ?? new Retry('Task can be retried', {});

@@ -8,7 +8,7 @@ import type { Celeriac } from '../app/celeriac.js';
 import type { ResultBackend } from '../backends/port.js';
 import type { ApplyOptions } from '../canvas/options.js';
 import { Signature } from '../canvas/signature.js';
-import { ImproperlyConfigured, MaxRetriesExceededError } from '../errors/index.js';
+import { ImproperlyConfigured, MaxRetriesExceededError, type Retry } from '../errors/index.js';
 import type { AsyncResult, EagerResult } from '../result/async-result.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import type { ErrorClass, RetryKwargs } from './options.js';
@@ -226,10 +226,12 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
    * @example
    * catch (err) { return this.retry({ exc: err, countdown: 60 }); }
    */
-  async retry(options: RetryOptions = {}): Promise<never> {
+  retry(options: RetryOptions & { throw: false }): Promise<Retry>;
+  retry(options?: RetryOptions): Promise<never>;
+  async retry(options: RetryOptions = {}): Promise<Retry> {
     const request = this.request;
     const retval = await this.app.retryTask(this, request, options);
-    if (options.throw === false) return retval as never;
+    if (options.throw === false) return retval;
     throw retval;
   }
 

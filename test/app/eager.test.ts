@@ -27,7 +27,8 @@ describe('eager execution', () => {
     const r = await t.apply();
     assert.equal(await r.state(), States.FAILURE);
     await assert.rejects(r.get(), (err: unknown) => err instanceof Custom && err.message === 'eager failure');
-    assert.ok((await r.get({ propagate: false })) instanceof Custom);
+    const value: unknown = await r.get({ propagate: false });
+    assert.ok(value instanceof Custom);
   });
 
   it('runs everything locally with taskAlwaysEager, propagating with taskEagerPropagates', async () => {

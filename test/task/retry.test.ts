@@ -58,7 +58,7 @@ describe('retries', () => {
     const { app } = testApp();
     const t = app.task(async function soft(self: Task) {
       if (self.request.retries > 0) return 'second run';
-      const retry = await self.retry({ countdown: 0, throw: false });
+      const retry: unknown = await self.retry({ countdown: 0, throw: false });
       return retry instanceof Retry ? 'returned' : 'thrown';
     }, { name: 'tasks.soft', bind: true });
     await withWorker(app, async () => {
