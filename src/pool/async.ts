@@ -1,14 +1,16 @@
 /**
- * The async pool (default): up to `limit` task executions at once on the event loop. Suited to
- * I/O-bound tasks; CPU-bound code blocks the loop and belongs in the process pool.
+ * The async pool (default): up to `limit` executions at once on the worker's event loop, for
+ * I/O-bound tasks. A job stopped by force (hard time limit, revoke with terminate) is abandoned:
+ * its signal aborts and its slot is freed, but JavaScript cannot stop code that ignores the
+ * signal; use the process pool where a hard stop must be real. CPU-bound code blocks the loop and
+ * belongs in the process or threads pool too.
  */
 import { deferred, type Deferred } from '../utils/deferred.js';
-import type { Pool } from './port.js';
+import type { JobResult, Pool, PoolJob, TraceRunner } from './port.js';
 
-/** Runs jobs concurrently on the event loop, `limit` at a time, in arrival order. */
-export class AsyncPool implements Pool {
-  readonly kind: string = 'async';
-  private running = 0;
+/** A counting semaphore handing out slots in arrival order. */
+export class Slots {
+  private used = 0;
   private readonly queue: Array<() => void> = [];
   private idle: Deferred<void> | undefined;
 
@@ -17,49 +19,115 @@ export class AsyncPool implements Pool {
   }
 
   get active(): number {
-    return this.running;
+    return this.used;
   }
 
   get waiting(): number {
     return this.queue.length;
   }
 
-  run<T>(job: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const start = (): void => {
-        this.running++;
-        let promise: Promise<T>;
-        try {
-          promise = job();
-        } catch (err) {
-          promise = Promise.reject(err);
-        }
-        promise.then(resolve, reject).finally(() => {
-          this.running--;
-          const next = this.queue.shift();
-          if (next) next();
-          else if (this.running === 0 && this.idle) {
-            this.idle.resolve();
-            this.idle = undefined;
-          }
-        });
-      };
-      if (this.running < this.limit) start();
-      else this.queue.push(start);
-    });
+  /** Resolves when a slot is taken. */
+  acquire(): Promise<void> {
+    if (this.used < this.limit) {
+      this.used++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.queue.push(() => {
+      this.used++;
+      resolve();
+    }));
   }
 
+  release(): void {
+    this.used--;
+    const next = this.queue.shift();
+    if (next) next();
+    else if (this.used === 0 && this.idle) {
+      this.idle.resolve();
+      this.idle = undefined;
+    }
+  }
+
+  /** Resolves when no slot is used and nobody waits. */
   join(): Promise<void> {
-    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.used === 0 && this.queue.length === 0) return Promise.resolve();
     this.idle ??= deferred<void>();
     return this.idle.promise;
   }
 }
 
+interface Running {
+  controller: AbortController;
+  killed: Deferred<JobResult>;
+}
+
+/** Runs jobs on the event loop, `limit` at a time. */
+export class AsyncPool implements Pool {
+  readonly kind: string = 'async';
+  private readonly slots: Slots;
+  private readonly running = new Map<string, Running>();
+
+  constructor(
+    limit: number,
+    private readonly runner: TraceRunner,
+  ) {
+    this.slots = new Slots(limit);
+  }
+
+  get limit(): number {
+    return this.slots.limit;
+  }
+
+  get active(): number {
+    return this.slots.active;
+  }
+
+  get waiting(): number {
+    return this.slots.waiting;
+  }
+
+  async start(): Promise<void> {}
+
+  async run(job: PoolJob): Promise<JobResult> {
+    await this.slots.acquire();
+    const id = job.request.id ?? '';
+    try {
+      if (!(await job.accept())) return { kind: 'skipped' };
+      const controller = new AbortController();
+      const killed = deferred<JobResult>();
+      job.request.signal = controller.signal;
+      this.running.set(id, { controller, killed });
+      const done = this.runner(job.task, job.request).then((outcome): JobResult => ({ kind: 'done', outcome }));
+      return await Promise.race([done, killed.promise]);
+    } finally {
+      this.running.delete(id);
+      this.slots.release();
+    }
+  }
+
+  abort(taskId: string, reason: Error): void {
+    const r = this.running.get(taskId);
+    if (r && !r.controller.signal.aborted) r.controller.abort(reason);
+  }
+
+  kill(taskId: string, reason: Error): void {
+    const r = this.running.get(taskId);
+    if (!r) return;
+    if (!r.controller.signal.aborted) r.controller.abort(reason);
+    r.killed.resolve({ kind: 'killed', reason });
+  }
+
+  join(): Promise<void> {
+    return this.slots.join();
+  }
+
+  async close(): Promise<void> {}
+}
+
 /** The solo pool: one execution at a time. */
 export class SoloPool extends AsyncPool {
   override readonly kind = 'solo';
-  constructor() {
-    super(1);
+  constructor(runner: TraceRunner) {
+    super(1, runner);
   }
 }

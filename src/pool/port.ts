@@ -1,11 +1,41 @@
 /**
- * The pool port: where task executions run. The async pool runs them concurrently on the event
- * loop (I/O-bound work); other pools (processes, threads, solo) implement the same interface.
+ * The pool port: where task executions run. `async` runs them concurrently on the worker's event
+ * loop, `solo` one at a time; `process` in child processes (Celery's prefork) and `threads` in
+ * worker threads. The worker hands a pool one {@link PoolJob} per execution and gets back a
+ * {@link JobResult}; acknowledgement, time limits and revocation stay in the worker.
  */
+import type { Request } from '../task/request.js';
+import type { Task } from '../task/task.js';
+import type { TraceOutcome } from '../task/trace.js';
+
+/** One execution to run. */
+export interface PoolJob {
+  task: Task;
+  request: Request;
+  /**
+   * Called when the job gets a slot, just before it runs (the worker acks early here). Returning
+   * false skips the job (the worker is shutting down).
+   */
+  accept(): Promise<boolean>;
+}
+
+/** How a job ended. */
+export type JobResult =
+  /** The task ran; the trace recorded its outcome. */
+  | { kind: 'done'; outcome: TraceOutcome }
+  /** The pool stopped it by force (hard time limit, revoke with terminate); nothing was recorded. */
+  | { kind: 'killed'; reason: Error }
+  /** The process or thread running it died; nothing was recorded. */
+  | { kind: 'lost'; reason: Error }
+  /** `accept()` said no. */
+  | { kind: 'skipped' };
+
+/** Runs one trace in this process (what the in-process pools call). */
+export type TraceRunner = (task: Task, request: Request) => Promise<TraceOutcome>;
 
 /** A pool of execution slots. */
 export interface Pool {
-  /** Pool name for logs (`async`, `solo`, ...). */
+  /** Pool name for logs (`async`, `solo`, `process`, `threads`). */
   readonly kind: string;
   /** Most executions at once. */
   readonly limit: number;
@@ -13,8 +43,19 @@ export interface Pool {
   readonly active: number;
   /** Executions waiting for a slot. */
   readonly waiting: number;
-  /** Runs `job` when a slot is free; resolves or rejects with the job's outcome. */
-  run<T>(job: () => Promise<T>): Promise<T>;
+  /** Starts children, if any. */
+  start(): Promise<void>;
+  /** Runs a job when a slot is free. Never rejects. */
+  run(job: PoolJob): Promise<JobResult>;
+  /**
+   * Cancels a running job cooperatively: its `request.signal` aborts with `reason`
+   * (the soft time limit, a terminate on the async pool).
+   */
+  abort(taskId: string, reason: Error): void;
+  /** Stops a running job by force; its `run()` resolves as `killed`. */
+  kill(taskId: string, reason: Error, signal?: NodeJS.Signals): void;
   /** Resolves when nothing is running or waiting. */
   join(): Promise<void>;
+  /** Stops the pool (after `join()` for a warm stop). */
+  close(): Promise<void>;
 }

@@ -129,6 +129,10 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
     return fail(asError(err));
   }
 
+  function fail(error: Error): Promise<TraceOutcome> {
+    return recordFailure(task, request, error, ctx, runtime());
+  }
+
   try {
     await inTask(async () => {
       const priority = request.deliveryInfo?.priority ?? undefined;
@@ -159,32 +163,58 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
   await safely(log, 'afterReturn', () => task.afterReturn(States.SUCCESS, retval, id, request.args, request.kwargs, null));
   return { state: States.SUCCESS, retval, error: null, requeue: false, runtime: took };
 
-  async function fail(error: Error): Promise<TraceOutcome> {
-    const einfo = einfoOf(error);
-    if (!ignoreResult || (task.storeErrorsEvenIfIgnored ?? app.conf.taskStoreErrorsEvenIfIgnored)) {
-      const serialized = serializeError(error);
-      await store(States.FAILURE, serialized, einfo.traceback);
+}
+
+/**
+ * Records a failure as Celery does: FAILURE stored (unless ignored) with the error and its
+ * traceback, the chain's later steps marked failed too, errbacks sent, `onFailure` and
+ * `afterReturn` called, and the error logged (at INFO without a stack for the task's `throws`).
+ * Used by the trace, and by the worker for executions it had to stop or lost.
+ */
+export async function recordFailure(
+  task: Task,
+  request: Request,
+  error: Error,
+  ctx: TraceContext,
+  runtime = 0,
+  state: string = States.FAILURE,
+): Promise<TraceOutcome> {
+  const { app } = ctx;
+  const id = request.id ?? '';
+  const log = ctx.logger.child({ task: request.shadow ?? task.name, taskId: id });
+  const einfo = einfoOf(error);
+  const ignoreResult = request.ignoreResult || (task.ignoreResult ?? app.conf.taskIgnoreResult);
+  if (ctx.store && (!ignoreResult || (task.storeErrorsEvenIfIgnored ?? app.conf.taskStoreErrorsEvenIfIgnored))) {
+    const extended = task.resultExtended ?? app.conf.resultExtended;
+    const serialized = serializeError(error);
+    try {
+      const backend = await task.getBackend();
+      await backend.storeResult(buildMeta(id, state, serialized, einfo.traceback, request, { extended }));
       // The steps after a failed one will never run: mark them failed too, so waiting on the
       // chain's final result ends with this error instead of hanging.
       for (const step of request.chain ?? []) {
         const stepId = step.options?.['task_id'];
-        if (typeof stepId === 'string') await store(States.FAILURE, serialized, einfo.traceback, stepId);
-      }
-    }
-    try {
-      await inTask(async () => {
-        for (const dict of request.errbacks ?? []) {
-          await Signature.fromDict(dict, app).applyAsync([id], {}, { parentId: id, rootId: request.rootId ?? id });
+        if (typeof stepId === 'string') {
+          await backend.storeResult(buildMeta(stepId, state, serialized, einfo.traceback, null, { extended: false }));
         }
-      });
+      }
     } catch (err) {
-      log.error({ err }, `could not send the errbacks of task ${id}`);
+      log.error({ err }, `could not store state ${state} of task ${id}`);
     }
-    await safely(log, 'onFailure', () => task.onFailure(error, id, request.args, request.kwargs, einfo));
-    const expected = task.throws.some((cls) => error instanceof cls);
-    if (expected) log.info(`Task ${task.name}[${id}] raised expected: ${errorRepr(error)}`);
-    else log.error({ err: error }, `Task ${task.name}[${id}] raised unexpected: ${errorRepr(error)}`);
-    await safely(log, 'afterReturn', () => task.afterReturn(States.FAILURE, error, id, request.args, request.kwargs, einfo));
-    return { state: States.FAILURE, retval: error, error, requeue: false, runtime: runtime() };
   }
+  try {
+    await activeTask.run({ task, request }, async () => {
+      for (const dict of request.errbacks ?? []) {
+        await Signature.fromDict(dict, app).applyAsync([id], {}, { parentId: id, rootId: request.rootId ?? id });
+      }
+    });
+  } catch (err) {
+    log.error({ err }, `could not send the errbacks of task ${id}`);
+  }
+  await safely(log, 'onFailure', () => task.onFailure(error, id, request.args, request.kwargs, einfo));
+  const expected = task.throws.some((cls) => error instanceof cls);
+  if (expected) log.info(`Task ${task.name}[${id}] raised expected: ${errorRepr(error)}`);
+  else log.error({ err: error }, `Task ${task.name}[${id}] raised unexpected: ${errorRepr(error)}`);
+  await safely(log, 'afterReturn', () => task.afterReturn(state, error, id, request.args, request.kwargs, einfo));
+  return { state, retval: error, error, requeue: false, runtime };
 }

@@ -2,31 +2,31 @@
  * The worker: consumes task messages from its queues, runs them in a pool, and acknowledges them.
  *
  * Message life: decode (bad messages and unknown tasks are logged and rejected; the worker keeps
- * going) → revoked/expired check → held until its ETA → run in the pool. Early acknowledgement
- * (default) acks when the pool starts the task; `acksLate` acks after it returns, so a worker
- * that dies mid-task leaves the message to be delivered again. Prefetch is
- * `concurrency × prefetchMultiplier`, raised by one for each task waiting for its ETA.
+ * going) → held until its ETA → revoked/expired check → rate limit → run in the pool (see
+ * `execution.ts`). Early acknowledgement (default) acks when the pool starts the task; `acksLate`
+ * acks after it returns, so a worker that dies mid-task leaves the message to be delivered again.
+ * Prefetch is `concurrency × prefetchMultiplier`, raised by one for each task waiting for its ETA.
  *
  * Shutdown: `stop()` (first SIGTERM/SIGINT) stops consuming and waits for running tasks; messages
- * prefetched but not started go back to the broker. `stop({ cold: true })` (second signal) gives
- * everything back at once.
+ * prefetched but not started go back to the broker. `stop({ cold: true })` (second signal) stops
+ * running tasks and gives everything unacknowledged back at once.
  */
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Consumer, Delivery } from '../broker/port.js';
 import { ContentDisallowed, NotRegistered, TaskRevokedError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
-import { serializeError } from '../protocol/exceptions.js';
 import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
 import { AsyncPool, SoloPool } from '../pool/async.js';
 import type { Pool } from '../pool/port.js';
 import { States } from '../result/states.js';
-import { buildMeta } from '../task/meta.js';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import { traceTask, type TraceOutcome } from '../task/trace.js';
-import { expandNodeName } from '../utils/ids.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
+import { expandNodeName } from '../utils/ids.js';
+import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
+import { RateLimiter } from './rate-limit.js';
 import { requestFromMessage } from './request-from-message.js';
 
 /** Options of a worker. */
@@ -41,23 +41,23 @@ export interface WorkerOptions {
   hostname?: string;
   /** @defaultValue the app's logger */
   logger?: Logger;
-  /** Execution pool. @defaultValue `'async'` */
-  pool?: 'async' | 'solo';
+  /** Execution pool, or a pool instance. @defaultValue `'async'` */
+  pool?: 'async' | 'solo' | Pool;
 }
 
 /** A task the worker is running. */
 export interface ActiveTask {
   request: Request;
   task: Task;
+  /** Epoch milliseconds. */
   startedAt: number;
-  controller: AbortController;
 }
 
 /** Events a worker emits. */
 export interface WorkerEvents {
   'task-received': [request: Request];
   'task-started': [request: Request];
-  'task-finished': [request: Request, outcome: TraceOutcome];
+  'task-finished': [request: Request, outcome: TraceOutcome | null];
   'task-rejected': [reason: Error, delivery: Delivery];
   'worker-ready': [];
   'worker-shutdown': [];
@@ -67,32 +67,68 @@ export interface WorkerEvents {
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly hostname: string;
   readonly queues: readonly string[];
-  readonly concurrency: number;
   readonly prefetchMultiplier: number;
   readonly logger: Logger;
   readonly pool: Pool;
+  readonly rateLimiter: RateLimiter;
   /** Tasks running now, by id. */
   readonly active = new Map<string, ActiveTask>();
   /** Tasks processed, by name. */
   readonly processed = new Map<string, number>();
   private consumer: Consumer | undefined;
-  private readonly etaTimers = new Map<string, NodeJS.Timeout>();
-  private inFlight = 0;
+  private readonly etaTimers = new Map<string, { timer: NodeJS.Timeout; release(): void }>();
   private drained: Deferred<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** Set once a shutdown begins: tasks not started by then are left for the broker. */
   private closing = false;
   private unsubscribeRevoke: (() => void) | undefined;
-  private stopped = deferred<void>();
+  private readonly stopped = deferred<void>();
+  private readonly execution: ExecutionContext;
 
-  constructor(readonly app: Celeriac, options: WorkerOptions = {}) {
+  constructor(
+    readonly app: Celeriac,
+    options: WorkerOptions = {},
+  ) {
     super();
     this.hostname = expandNodeName(options.hostname ?? 'celeriac@%h');
     this.queues = options.queues && options.queues.length > 0 ? [...options.queues] : [app.conf.taskDefaultQueue];
-    this.concurrency = options.concurrency ?? app.conf.workerConcurrency;
     this.prefetchMultiplier = options.prefetchMultiplier ?? app.conf.workerPrefetchMultiplier;
     this.logger = (options.logger ?? app.logger).child({ component: 'worker' });
-    this.pool = options.pool === 'solo' ? new SoloPool() : new AsyncPool(this.concurrency);
+    const concurrency = options.concurrency ?? app.conf.workerConcurrency;
+    const runner = (task: Task, request: Request): Promise<TraceOutcome> =>
+      traceTask(task, request, { app: this.app, logger: this.logger, store: true });
+    this.pool =
+      typeof options.pool === 'object'
+        ? options.pool
+        : options.pool === 'solo'
+          ? new SoloPool(runner)
+          : new AsyncPool(concurrency, runner);
+    this.rateLimiter = new RateLimiter(app.conf.workerDisableRateLimits);
+    this.execution = {
+      app,
+      logger: this.logger,
+      pool: this.pool,
+      rateLimiter: this.rateLimiter,
+      closing: () => this.closing,
+      onStarted: (request, task) => {
+        this.active.set(request.id ?? '', { request, task, startedAt: Date.now() });
+        this.emit('task-started', request);
+      },
+      onFinished: (request, task, outcome) => {
+        this.active.delete(request.id ?? '');
+        this.processed.set(task.name, (this.processed.get(task.name) ?? 0) + 1);
+        if (this.active.size === 0 && this.drained) {
+          this.drained.resolve();
+          this.drained = undefined;
+        }
+        this.emit('task-finished', request, outcome);
+      },
+    };
+  }
+
+  /** Tasks at once (the pool's size). */
+  get concurrency(): number {
+    return this.pool.limit;
   }
 
   /** The prefetch limit: concurrency × multiplier, plus tasks held for their ETA. */
@@ -104,17 +140,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Connects and starts consuming. Resolves once the worker is consuming. */
   async start(): Promise<void> {
     const transport = await this.app.getTransport();
+    const conf = this.app.conf;
     for (const name of this.queues) {
-      const router = this.app.conf.taskQueues?.find((q) => q.name === name);
+      const def = conf.taskQueues?.find((q) => q.name === name);
+      const isDefault = name === conf.taskDefaultQueue;
       await transport.declareQueue({
         name,
-        exchange: router?.exchange ?? (name === this.app.conf.taskDefaultQueue ? this.app.conf.taskDefaultExchange : name),
-        exchangeType: router?.exchangeType ?? 'direct',
-        routingKey: router?.routingKey ?? (name === this.app.conf.taskDefaultQueue ? this.app.conf.taskDefaultRoutingKey : name),
-        ...(router?.maxPriority !== undefined ? { maxPriority: router.maxPriority } : {}),
+        exchange: def?.exchange ?? (isDefault ? conf.taskDefaultExchange : name),
+        exchangeType: def?.exchangeType ?? 'direct',
+        routingKey: def?.routingKey ?? (isDefault ? conf.taskDefaultRoutingKey : name),
+        ...(def?.maxPriority !== undefined ? { maxPriority: def.maxPriority } : {}),
+        ...(def?.arguments !== undefined ? { arguments: def.arguments } : {}),
       });
     }
-    this.unsubscribeRevoke = this.app.onRevoke((id, opts) => this.onRevoke(id, opts.terminate ?? false));
+    await this.pool.start();
+    this.unsubscribeRevoke = this.app.onRevoke((id, opts) => this.onRevoke(id, opts.terminate ?? false, opts.signal));
     this.consumer = await transport.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetch });
     this.logger.info(
       `${this.hostname} ready: ${this.pool.kind} pool, concurrency ${this.pool.limit}, queues ${this.queues.join(', ')}, ` +
@@ -130,7 +170,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * Stops the worker. Warm (default): no new tasks, running ones finish, prefetched ones go back
-   * to the broker. Cold: everything unacknowledged goes back at once.
+   * to the broker. Cold: running tasks are stopped and everything unacknowledged goes back.
    */
   stop(options: { cold?: boolean } = {}): Promise<void> {
     if (options.cold) return this.shutdown(true);
@@ -140,19 +180,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async shutdown(cold: boolean): Promise<void> {
     this.closing = true;
-    this.logger.info(cold ? `${this.hostname}: cold shutdown` : `${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`);
+    this.logger.info(
+      cold ? `${this.hostname}: cold shutdown` : `${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`,
+    );
     this.unsubscribeRevoke?.();
-    for (const timer of this.etaTimers.values()) clearTimeout(timer);
+    this.rateLimiter.clear();
+    // Tasks waiting for their ETA stay unacknowledged: closing the consumer gives them back.
+    for (const { timer, release } of this.etaTimers.values()) {
+      clearTimeout(timer);
+      release();
+    }
     this.etaTimers.clear();
     const consumer = this.consumer;
+    this.consumer = undefined;
     if (!cold) {
       await consumer?.cancel();
       await this.waitForRunning();
     } else {
-      for (const a of this.active.values()) a.controller.abort(new TaskRevokedError('worker cold shutdown'));
+      for (const id of this.active.keys()) this.pool.abort(id, new TaskRevokedError('worker cold shutdown'));
     }
     await consumer?.close();
-    this.consumer = undefined;
+    await this.pool.close();
     this.emit('worker-shutdown');
     this.stopped.resolve();
   }
@@ -184,27 +232,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
   }
 
-  private onRevoke(taskId: string, terminate: boolean): void {
-    const timer = this.etaTimers.get(taskId);
-    if (timer) this.logger.info(`revoked task ${taskId} is waiting for its ETA: it will not run`);
-    if (terminate) {
-      const active = this.active.get(taskId);
-      if (active) {
-        this.logger.info(`terminating revoked task ${taskId}`);
-        active.controller.abort(new TaskRevokedError(`task ${taskId} was revoked`));
-      }
+  private onRevoke(taskId: string, terminate: boolean, signal: NodeJS.Signals | undefined): void {
+    if (this.etaTimers.has(taskId)) this.logger.info(`revoked task ${taskId} is waiting for its ETA: it will not run`);
+    if (terminate && this.active.has(taskId)) {
+      this.logger.info(`terminating revoked task ${taskId}${signal ? ` with ${signal}` : ''}`);
+      this.pool.kill(taskId, new TaskRevokedError('terminated'), signal ?? 'SIGTERM');
     }
   }
 
   private onDelivery(delivery: Delivery): void {
-    this.inFlight++;
-    this.handle(delivery)
-      .catch((err: unknown) => {
-        // handle() deals with every expected failure; reaching here is a bug, never a crash.
-        this.logger.error({ err }, `internal error handling message ${delivery.deliveryTag}`);
-        return delivery.reject(false).catch(() => undefined);
-      })
-      .finally(() => this.inFlight--);
+    this.handle(delivery).catch((err: unknown) => {
+      // handle() deals with every expected failure; reaching here is a bug, never a crash.
+      this.logger.error({ err }, `internal error handling message ${delivery.deliveryTag}`);
+      return delivery.reject(false).catch(() => undefined);
+    });
   }
 
   private async handle(delivery: Delivery): Promise<void> {
@@ -213,7 +254,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       decoded = decodeTaskMessage(delivery.message, this.app.codecs);
     } catch (err) {
       const what = err instanceof ContentDisallowed ? 'refused' : "can't decode";
-      this.logger.error({ err }, `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}; message rejected`);
+      this.logger.error(
+        { err },
+        `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}; message rejected`,
+      );
       this.emit('task-rejected', err as Error, delivery);
       await delivery.reject(false);
       return;
@@ -225,85 +269,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
         `Received unregistered task of type '${decoded.task}' (id ${decoded.id}). The message has been rejected. ` +
           `Did you forget to register it in the app the worker loads? Registered: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
       );
-      await this.storeFinal(decoded, States.FAILURE, err);
+      await storeFinal(this.app, undefined, decoded.id, States.FAILURE, err, this.logger);
       this.emit('task-rejected', err, delivery);
       await delivery.reject(false);
       return;
     }
-    const controller = new AbortController();
-    const request = requestFromMessage(decoded, delivery, this.hostname, controller.signal);
+    const request = requestFromMessage(decoded, delivery, this.hostname, new AbortController().signal);
     this.logger.info(`Task ${task.name}[${decoded.id}] received`);
     this.emit('task-received', request);
-    if (decoded.eta && decoded.eta.getTime() > Date.now()) {
-      await this.holdUntilEta(decoded, delivery, task, request, controller);
-      return;
-    }
-    await this.execute(decoded, delivery, task, request, controller);
+    if (decoded.eta && decoded.eta.getTime() > Date.now()) await this.waitForEta(decoded.id, decoded.eta);
+    if (this.closing) return;
+    await executeTask(this.execution, delivery, task, request);
   }
 
-  private holdUntilEta(decoded: DecodedTask, delivery: Delivery, task: Task, request: Request, controller: AbortController): Promise<void> {
+  /** Holds a task until its ETA, raising the prefetch limit meanwhile so others keep flowing. */
+  private waitForEta(id: string, eta: Date): Promise<void> {
     return new Promise<void>((resolve) => {
-      const delay = Math.min(decoded.eta!.getTime() - Date.now(), 2 ** 31 - 1);
+      const delay = Math.min(eta.getTime() - Date.now(), 2 ** 31 - 1);
       const timer = setTimeout(() => {
-        this.etaTimers.delete(decoded.id);
+        this.etaTimers.delete(id);
         this.consumer?.setPrefetch(this.prefetch);
-        this.execute(decoded, delivery, task, request, controller).then(resolve, (err: unknown) => {
-          this.logger.error({ err }, `internal error running task ${decoded.id}`);
-          resolve();
-        });
+        resolve();
       }, delay);
-      this.etaTimers.set(decoded.id, timer);
+      this.etaTimers.set(id, { timer, release: resolve });
       this.consumer?.setPrefetch(this.prefetch);
     });
-  }
-
-  private async storeFinal(decoded: DecodedTask, state: string, error: Error): Promise<void> {
-    try {
-      const task = this.app.tasks.get(decoded.task);
-      const backend = task ? await task.getBackend() : await this.app.getBackend();
-      await backend.storeResult(buildMeta(decoded.id, state, serializeError(error), error.stack ?? null, null));
-    } catch (err) {
-      this.logger.error({ err }, `could not store state ${state} of task ${decoded.id}`);
-    }
-  }
-
-  private async execute(decoded: DecodedTask, delivery: Delivery, task: Task, request: Request, controller: AbortController): Promise<void> {
-    if (this.app.revoked.has(decoded.id)) {
-      this.logger.info(`Discarding revoked task: ${task.name}[${decoded.id}]`);
-      await this.storeFinal(decoded, States.REVOKED, new TaskRevokedError('revoked'));
-      await delivery.ack();
-      return;
-    }
-    if (decoded.expires && decoded.expires.getTime() <= Date.now()) {
-      this.logger.info(`Discarding expired task: ${task.name}[${decoded.id}] (expired ${decoded.expires.toISOString()})`);
-      await this.storeFinal(decoded, States.REVOKED, new TaskRevokedError('expired'));
-      await delivery.ack();
-      return;
-    }
-    const acksLate = task.acksLate ?? this.app.conf.taskAcksLate;
-    const outcome = await this.pool.run(async () => {
-      // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
-      if (this.closing) return null;
-      if (!acksLate) await delivery.ack();
-      this.active.set(decoded.id, { request, task, startedAt: Date.now(), controller });
-      this.emit('task-started', request);
-      try {
-        return await traceTask(task, request, { app: this.app, logger: this.logger, store: true });
-      } finally {
-        this.active.delete(decoded.id);
-        if (this.active.size === 0 && this.drained) {
-          this.drained.resolve();
-          this.drained = undefined;
-        }
-      }
-    });
-    if (!outcome) return;
-    this.processed.set(task.name, (this.processed.get(task.name) ?? 0) + 1);
-    if (acksLate) {
-      if (outcome.state === States.REJECTED) await delivery.reject(outcome.requeue);
-      else if (outcome.state === States.FAILURE && !this.app.conf.taskAcksOnFailureOrTimeout) await delivery.reject(false);
-      else await delivery.ack();
-    }
-    this.emit('task-finished', request, outcome);
   }
 }

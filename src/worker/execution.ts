@@ -1,0 +1,132 @@
+/**
+ * One message's execution, after decoding: the revoked / expired checks, the rate limit, the
+ * pool run with early acknowledgement, soft and hard time limits, the handling of executions the
+ * pool had to stop or lost, and the final ack / reject.
+ */
+import type { Celeriac } from '../app/celeriac.js';
+import type { Delivery } from '../broker/port.js';
+import { SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded } from '../errors/index.js';
+import type { Logger } from '../logging/logger.js';
+import type { JobResult, Pool } from '../pool/port.js';
+import { serializeError } from '../protocol/exceptions.js';
+import { States } from '../result/states.js';
+import { buildMeta } from '../task/meta.js';
+import type { Request } from '../task/request.js';
+import type { Task } from '../task/task.js';
+import { recordFailure, type TraceOutcome } from '../task/trace.js';
+import type { RateLimiter } from './rate-limit.js';
+
+/** What an execution needs from its worker. */
+export interface ExecutionContext {
+  app: Celeriac;
+  logger: Logger;
+  pool: Pool;
+  rateLimiter: RateLimiter;
+  /** True once a shutdown began: jobs not started by then are left to the broker. */
+  closing(): boolean;
+  /** Task ids revoked with terminate while running are stopped with this. */
+  onStarted(request: Request, task: Task): void;
+  onFinished(request: Request, task: Task, outcome: TraceOutcome | null): void;
+}
+
+/** Stores a final state for a task that never ran (revoked, expired). */
+export async function storeFinal(app: Celeriac, task: Task | undefined, taskId: string, state: string, error: Error, logger: Logger): Promise<void> {
+  try {
+    const backend = task ? await task.getBackend() : await app.getBackend();
+    await backend.storeResult(buildMeta(taskId, state, serializeError(error), error.stack ?? null, null));
+  } catch (err) {
+    logger.error({ err }, `could not store state ${state} of task ${taskId}`);
+  }
+}
+
+/** The effective `[hard, soft]` time limits, in seconds: the call's, else the task's, else the app's. */
+export function timeLimits(task: Task, request: Request, app: Celeriac): [number | null, number | null] {
+  const [hard, soft] = request.timelimit;
+  return [hard ?? task.timeLimit ?? app.conf.taskTimeLimit, soft ?? task.softTimeLimit ?? app.conf.taskSoftTimeLimit];
+}
+
+/** Runs one received task to the end, acknowledging its message as the task's options say. */
+export async function executeTask(ctx: ExecutionContext, delivery: Delivery, task: Task, request: Request): Promise<void> {
+  const { app, logger } = ctx;
+  const id = request.id ?? '';
+  if (app.revoked.has(id)) {
+    logger.info(`Discarding revoked task: ${task.name}[${id}]`);
+    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('revoked'), logger);
+    await delivery.ack();
+    return;
+  }
+  if (request.expires && request.expires.getTime() <= Date.now()) {
+    logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires.toISOString()})`);
+    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger);
+    await delivery.ack();
+    return;
+  }
+  await ctx.rateLimiter.acquire(task.name, task.rateLimit ?? app.conf.taskDefaultRateLimit);
+  const acksLate = task.acksLate ?? app.conf.taskAcksLate;
+  const [hard, soft] = timeLimits(task, request, app);
+  const timers: NodeJS.Timeout[] = [];
+  let started = false;
+  let result: JobResult;
+  try {
+    result = await ctx.pool.run({
+      task,
+      request,
+      accept: async () => {
+        // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
+        if (ctx.closing()) return false;
+        if (!acksLate) await delivery.ack();
+        started = true;
+        ctx.onStarted(request, task);
+        if (soft !== null && (hard === null || soft < hard)) {
+          timers.push(
+            setTimeout(() => {
+              logger.warn(`Soft time limit (${soft}s) exceeded for ${task.name}[${id}]`);
+              ctx.pool.abort(id, new SoftTimeLimitExceeded(`soft time limit (${soft}s) exceeded`));
+            }, soft * 1000),
+          );
+        }
+        if (hard !== null) {
+          timers.push(
+            setTimeout(() => {
+              logger.error(`Hard time limit (${hard}s) exceeded for ${task.name}[${id}]`);
+              ctx.pool.kill(id, new TimeLimitExceeded(`TimeLimitExceeded(${hard})`), 'SIGKILL');
+            }, hard * 1000),
+          );
+        }
+        return true;
+      },
+    });
+  } finally {
+    for (const t of timers) clearTimeout(t);
+  }
+  if (result.kind === 'skipped') return;
+  let outcome: TraceOutcome | null = null;
+  try {
+    if (result.kind === 'done') {
+      outcome = result.outcome;
+    } else if (result.kind === 'killed') {
+      outcome = await recordStopped(ctx, task, request, result.reason);
+    } else {
+      // The process running it died.
+      if (acksLate && (task.rejectOnWorkerLost ?? app.conf.taskRejectOnWorkerLost)) {
+        logger.warn(`Task ${task.name}[${id}] lost its worker process (${result.reason.message}): requeued`);
+        await delivery.reject(true);
+        return;
+      }
+      outcome = await recordFailure(task, request, result.reason, { app, logger, store: true });
+    }
+  } finally {
+    if (started) ctx.onFinished(request, task, outcome);
+  }
+  if (!acksLate) return;
+  if (outcome.state === States.REJECTED) await delivery.reject(outcome.requeue);
+  else if ((outcome.state === States.FAILURE || result.kind === 'killed') && !app.conf.taskAcksOnFailureOrTimeout) {
+    await delivery.reject(false);
+  } else await delivery.ack();
+}
+
+/** Records an execution stopped by force: FAILURE for a time limit, REVOKED for a terminate. */
+async function recordStopped(ctx: ExecutionContext, task: Task, request: Request, reason: Error): Promise<TraceOutcome> {
+  const state = reason instanceof TaskRevokedError ? States.REVOKED : States.FAILURE;
+  return recordFailure(task, request, reason, { app: ctx.app, logger: ctx.logger, store: true }, 0, state);
+}
