@@ -9,10 +9,10 @@ it('exports exactly the curated public API', () => {
     'KeyValueBackend', 'MaxRetriesExceededError', 'MemoryBackend', 'MemoryTransport', 'NotRegistered', 'OperationalError',
     'PROPAGATE_STATES', 'READY_STATES', 'Reject', 'RemoteTaskError', 'Request', 'Retry', 'RuntimeTaskError',
     'SerializerRegistry', 'Signature', 'SoftTimeLimitExceeded', 'States', 'Task', 'TaskError', 'TaskRegistry',
-    'TaskRevokedError', 'TimeLimitExceeded', 'TimeoutError', 'UNREADY_STATES', 'Worker', 'WorkerLostError',
+    'TaskRevokedError', 'TimeLimitExceeded', 'TimeoutError', 'TokenBucket', 'UNREADY_STATES', 'Worker', 'WorkerLostError',
     'argsRepr', 'backoffCountdown', 'chain', 'createLogger', 'currentRequest', 'decodeTaskMessage', 'deserializeError',
     'encodeTaskMessage', 'fromJson', 'getTaskLogger', 'jsonSerializer', 'kwargsRepr', 'parseLogLevel', 'precedence',
-    'pyRepr', 'serializeError', 'silentLogger', 'toJson',
+    'parseRate', 'pyRepr', 'serializeError', 'silentLogger', 'sleep', 'toJson',
   ]);
 });
 

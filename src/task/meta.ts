@@ -36,7 +36,8 @@ export function buildMeta(
       : {};
   const meta: TaskMeta = {
     status,
-    result,
+    // A JS function that returns nothing returns None, as far as Celery is concerned.
+    result: result === undefined ? null : result,
     traceback,
     children: request ? [...request.children] : [],
     date_done: READY_STATES.has(status) ? toPythonIso(new Date(), false) : null,

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import {
+  parseRate,
+  sleep,
+  SoftTimeLimitExceeded,
+  States,
+  TaskRevokedError,
+  Task,
+  TimeLimitExceeded,
+  TokenBucket,
+} from '../../src/index.js';
+import { testApp, withWorker } from '../helpers/app.js';
+
+const until = async (predicate: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+};
+
+describe('rate limits', () => {
+  it('parses Celery rate strings', () => {
+    assert.equal(parseRate('100/m'), 100 / 60);
+    assert.equal(parseRate('10/s'), 10);
+    assert.equal(parseRate('2/h'), 2 / 3600);
+    assert.equal(parseRate('5'), 5);
+    assert.equal(parseRate(0.5), 0.5);
+    assert.equal(parseRate(null), null);
+    assert.equal(parseRate('0/s'), null);
+    assert.throws(() => parseRate('fast'), /bad rate limit 'fast'/);
+  });
+
+  it('hands out tokens at the rate, in order (fake clock)', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      let now = 0;
+      const bucket = new TokenBucket(2, 1, () => now);
+      const order: number[] = [];
+      const flush = async (): Promise<void> => {
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+      };
+      for (let i = 0; i < 4; i++) void bucket.take().then(() => order.push(i));
+      await flush();
+      assert.deepEqual(order, [0], 'one token at once');
+      for (const expected of [[0, 1], [0, 1, 2], [0, 1, 2, 3]]) {
+        now += 499;
+        mock.timers.tick(499);
+        await flush();
+        assert.equal(order.length, expected.length - 1, 'not before the token is due');
+        now += 1;
+        mock.timers.tick(1);
+        await flush();
+        assert.deepEqual(order, expected);
+      }
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('makes tasks over the rate wait in the worker, not fail', async () => {
+    const { app } = testApp();
+    const times: number[] = [];
+    const t = app.task(function limited() {
+      times.push(performance.now());
+    }, { name: 'tasks.limited', rateLimit: '20/s' });
+    await withWorker(app, async () => {
+      const results = await Promise.all(Array.from({ length: 5 }, () => t.delay()));
+      for (const r of results) assert.equal(await r.get({ timeout: 5 }), null);
+    });
+    assert.equal(times.length, 5);
+    // 20/s: one token per 50 ms, so five runs span at least four intervals.
+    assert.ok(times[4]! - times[0]! >= 4 * 50 - 5, `spanned ${times[4]! - times[0]!} ms`);
+  });
+});
+
+describe('time limits', () => {
+  it('aborts the request signal with SoftTimeLimitExceeded so the task can clean up', async () => {
+    const { app, log } = testApp();
+    const t = app.task(async function slow(self: Task) {
+      try {
+        await sleep(10_000, self.request.signal);
+        return 'finished';
+      } catch (err) {
+        if (err instanceof SoftTimeLimitExceeded) return 'cleaned up in a hurry';
+        throw err;
+      }
+    }, { name: 'tasks.slow', bind: true, softTimeLimit: 0.05 });
+    await withWorker(app, async () => {
+      assert.equal(await (await t.delay()).get({ timeout: 5 }), 'cleaned up in a hurry');
+    });
+    assert.equal(log.grep('Soft time limit (0.05s) exceeded').length, 1);
+  });
+
+  it('fails a task past its hard limit with TimeLimitExceeded and keeps working', async () => {
+    const { app } = testApp();
+    const hang = app.task(function hang() {
+      return new Promise(() => undefined);
+    }, { name: 'tasks.hang' });
+    const ok = app.task(function ok() {
+      return 'ok';
+    }, { name: 'tasks.ok' });
+    await withWorker(app, async (worker) => {
+      const r = await hang.applyAsync([], {}, { timeLimit: 0.05 });
+      await assert.rejects(r.get({ timeout: 5 }), TimeLimitExceeded);
+      assert.equal(await r.state(), States.FAILURE);
+      assert.equal(worker.active.size, 0);
+      assert.equal(await (await ok.delay()).get({ timeout: 5 }), 'ok');
+    }, { concurrency: 1 });
+  });
+
+  it('takes per-call limits from the timelimit header', async () => {
+    const { app } = testApp();
+    const t = app.task(async function wait(self: Task) {
+      await sleep(10_000, self.request.signal);
+    }, { name: 'tasks.wait', bind: true, timeLimit: 100 });
+    await withWorker(app, async () => {
+      const r = await t.applyAsync([], {}, { softTimeLimit: 0.02, timeLimit: 0.5 });
+      await assert.rejects(r.get({ timeout: 5 }), SoftTimeLimitExceeded);
+    });
+  });
+});
+
+describe('revoke', () => {
+  it('stops a running task with terminate and records REVOKED', async () => {
+    const { app } = testApp();
+    const t = app.task(async function forever(self: Task) {
+      await sleep(60_000, self.request.signal);
+    }, { name: 'tasks.forever', bind: true });
+    await withWorker(app, async (worker) => {
+      const r = await t.delay();
+      await until(() => worker.active.has(r.id), 'the task to start');
+      await r.revoke({ terminate: true });
+      await assert.rejects(r.get({ timeout: 5 }), TaskRevokedError);
+      assert.equal(await r.state(), States.REVOKED);
+    });
+  });
+
+  it('skips a task revoked while it waits for its ETA', async () => {
+    const { app } = testApp();
+    let ran = false;
+    const t = app.task(function later() {
+      ran = true;
+    }, { name: 'tasks.later' });
+    await withWorker(app, async (worker) => {
+      const r = await t.applyAsync([], {}, { countdown: 0.1 });
+      await until(() => worker.prefetch > 16, 'the task to be held');
+      await r.revoke();
+      await until(async () => (await r.state()) === States.REVOKED, 'REVOKED');
+    });
+    assert.equal(ran, false);
+  });
+});
