@@ -11,8 +11,8 @@ it('exports exactly the curated public API', () => {
     'SerializerRegistry', 'Signature', 'SoftTimeLimitExceeded', 'States', 'Task', 'TaskError', 'TaskRegistry',
     'TaskRevokedError', 'TimeLimitExceeded', 'TimeoutError', 'TokenBucket', 'UNREADY_STATES', 'Worker', 'WorkerLostError',
     'argsRepr', 'backoffCountdown', 'chain', 'createLogger', 'currentRequest', 'decodeTaskMessage', 'deserializeError',
-    'encodeTaskMessage', 'fromJson', 'getTaskLogger', 'jsonSerializer', 'kwargsRepr', 'parseLogLevel', 'precedence',
-    'parseRate', 'pyRepr', 'serializeError', 'silentLogger', 'sleep', 'toJson',
+    'encodeTaskMessage', 'fromJson', 'getTaskLogger', 'jsonSerializer', 'kwargsRepr', 'parseLogLevel', 'parseRate', 'precedence',
+    'pyRepr', 'serializeError', 'silentLogger', 'sleep', 'toJson',
   ]);
 });
 
