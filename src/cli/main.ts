@@ -30,6 +30,17 @@ interface CommonOpts {
   debug?: boolean;
 }
 
+interface WorkerCliOpts {
+  queues?: string;
+  concurrency?: string;
+  hostname: string;
+  prefetchMultiplier?: string;
+  pool: 'async' | 'solo' | 'process' | 'threads';
+  optimization?: 'default' | 'fair';
+  maxTasksPerChild?: string;
+  maxMemoryPerChild?: string;
+}
+
 function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
@@ -76,14 +87,22 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('-c, --concurrency <n>', 'tasks at once')
     .option('-n, --hostname <name>', 'node name (%h = host name)', 'celeriac@%h')
     .option('--prefetch-multiplier <n>', 'prefetch = concurrency x this')
-    .addOption(new Option('-P, --pool <kind>', 'execution pool').choices(['async', 'solo']).default('async'))
-    .action(async (opts: CommonOpts & { queues?: string; concurrency?: string; hostname: string; prefetchMultiplier?: string; pool: 'async' | 'solo' }) => {
+    .addOption(new Option('-P, --pool <kind>', 'execution pool').choices(['async', 'solo', 'process', 'threads']).default('async'))
+    .addOption(new Option('-O, --optimization <profile>', "'fair': give a pool child work only when it is free").choices(['default', 'fair']))
+    .option('--max-tasks-per-child <n>', 'replace a pool child after this many tasks')
+    .option('--max-memory-per-child <KiB>', 'replace a pool child whose memory exceeds this after a task')
+    .action(async (opts: CommonOpts & WorkerCliOpts) => {
       const { app } = await prepare(opts, io);
       const logger = createLogger({ level: parseLogLevel(opts.loglevel), sink: io.err });
       const worker = new Worker(app, {
         logger,
         hostname: opts.hostname,
         pool: opts.pool,
+        appModule: opts.app,
+        logLevel: opts.loglevel,
+        fair: opts.optimization === 'fair',
+        ...(opts.maxTasksPerChild ? { maxTasksPerChild: positiveInt(opts.maxTasksPerChild, '--max-tasks-per-child') } : {}),
+        ...(opts.maxMemoryPerChild ? { maxMemoryPerChild: positiveInt(opts.maxMemoryPerChild, '--max-memory-per-child') } : {}),
         ...(opts.queues ? { queues: opts.queues.split(',').map((q) => q.trim()).filter(Boolean) } : {}),
         ...(opts.concurrency ? { concurrency: positiveInt(opts.concurrency, '--concurrency') } : {}),
         ...(opts.prefetchMultiplier ? { prefetchMultiplier: positiveInt(opts.prefetchMultiplier, '--prefetch-multiplier') } : {}),

@@ -97,6 +97,7 @@ export class AsyncPool implements Pool {
       const killed = deferred<JobResult>();
       job.request.signal = controller.signal;
       this.running.set(id, { controller, killed });
+      job.started();
       const done = this.runner(job.task, job.request).then((outcome): JobResult => ({ kind: 'done', outcome }));
       return await Promise.race([done, killed.promise]);
     } finally {

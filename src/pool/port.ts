@@ -17,6 +17,8 @@ export interface PoolJob {
    * false skips the job (the worker is shutting down).
    */
   accept(): Promise<boolean>;
+  /** Called when the execution actually begins (time limits start counting here). */
+  started(): void;
 }
 
 /** How a job ended. */

@@ -4,7 +4,7 @@
  * an error that comes back (from a JS or a Python worker) is rebuilt under its original name and
  * message, as an instance of the matching JS or celeriac class where one exists.
  */
-import { CELERIAC_ERROR_CLASSES, CELERY_ERROR_CLASSES, RemoteTaskError } from '../errors/index.js';
+import { CELERIAC_ERROR_CLASSES, CELERY_ERROR_CLASSES, CeleriacError, RemoteTaskError } from '../errors/index.js';
 
 /** Celery's serialized form of an exception. */
 export interface SerializedError {
@@ -31,6 +31,9 @@ const JS_BUILTINS: ReadonlyMap<string, ErrorConstructor> = new Map<string, Error
   ['URIError', URIError],
 ]);
 
+/** Modules Celery's own exceptions come from (`exc_module`), plus ours; '' stands for none given. */
+const CELERY_MODULES: ReadonlySet<string> = new Set(['celery.exceptions', 'billiard.exceptions', 'kombu.exceptions', 'celeriac', '']);
+
 /** Turns any thrown value into Celery's serialized exception form. */
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof RemoteTaskError) {
@@ -41,7 +44,7 @@ export function serializeError(err: unknown): SerializedError {
     const module =
       (err as { excModule?: unknown }).excModule !== undefined
         ? String((err as { excModule?: unknown }).excModule)
-        : CELERY_ERROR_CLASSES.has(name)
+        : err instanceof CeleriacError && CELERY_ERROR_CLASSES.has(name)
           ? 'celery.exceptions'
           : PYTHON_BUILTINS.has(name)
             ? 'builtins'
@@ -76,7 +79,11 @@ export function deserializeError(value: SerializedError, traceback: string | nul
   const args: unknown[] = Array.isArray(rawArgs) ? rawArgs : [rawArgs];
   const message = messageOf(args);
   const jsClass = JS_BUILTINS.get(value.exc_type);
-  const ownClass = CELERY_ERROR_CLASSES.get(value.exc_type) ?? CELERIAC_ERROR_CLASSES.get(value.exc_type);
+  // By name only when the module is Celery's (or ours): builtins.TimeoutError or
+  // sqlite3.OperationalError are not celeriac's TimeoutError / OperationalError.
+  const ownClass = CELERY_MODULES.has(value.exc_module ?? '')
+    ? CELERY_ERROR_CLASSES.get(value.exc_type) ?? CELERIAC_ERROR_CLASSES.get(value.exc_type)
+    : undefined;
   let err: Error;
   if (jsClass && (value.exc_module === 'builtins' || value.exc_module === 'celeriac')) {
     err = new jsClass(message);

@@ -11,9 +11,10 @@
  * | `Map` / `Set`               | object / array                                 | object / array    |
  * | `NaN`, `±Infinity`          | `NaN`, `Infinity`, `-Infinity` (Python's json) | the same numbers  |
  *
- * Reading also accepts kombu ≥ 5.3's tagged values: `{"__type__": "datetime"|"date"|"time",
- * "__value__": iso}` becomes a `Date`, `{"__type__": "bytes", ...}` a `Buffer`,
- * `{"__type__": "uuid"|"decimal", ...}` a string.
+ * Reading also accepts kombu ≥ 5.3's tagged values: `{"__type__": "datetime"|"date",
+ * "__value__": iso}` becomes a `Date`, `{"__type__": "bytes"|"base64", ...}` a `Buffer`,
+ * `{"__type__": "uuid", "__value__": {"hex": ...}}` the UUID's canonical string, and
+ * `{"__type__": "decimal"|"time", ...}` a string.
  *
  * \* Integers outside ±2^53 lose precision when read: JSON.parse has no big-integer mode in Node 20.
  */
@@ -112,7 +113,17 @@ function revive(_key: string, value: unknown): unknown {
           return typeof v === 'string' ? new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v) || v.length <= 10 ? v : `${v}Z`) : v;
         case 'bytes':
           return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
-        case 'uuid':
+        case 'base64':
+          return typeof v === 'string' ? Buffer.from(v, 'base64') : v;
+        case 'uuid': {
+          // kombu writes {"hex": "<32 hex digits>"} (newer releases add "version"), not a string.
+          const hex = v !== null && typeof v === 'object' ? (v as { hex?: unknown }).hex : v;
+          if (typeof hex === 'string' && /^[0-9a-fA-F]{32}$/.test(hex)) {
+            const h = hex.toLowerCase();
+            return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+          }
+          return typeof hex === 'string' ? hex : String(hex);
+        }
         case 'decimal':
         case 'time':
           return typeof v === 'string' ? v : String(v);

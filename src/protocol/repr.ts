@@ -1,7 +1,11 @@
 /**
- * Python-style `repr()` of JSON-like values, for the `argsrepr` / `kwargsrepr` headers: Celery's
+ * Python-style renderings of JSON-like values. {@link pyRepr} is Python's `repr()` of one value,
+ * e.g. `(1, 'a', None)` and `{'x': True}`. {@link argsRepr} / {@link kwargsRepr} build the
+ * `argsrepr` / `kwargsrepr` headers exactly as Celery 5 does with `celery.utils.saferepr`, so
  * monitors (Flower, `celery events`, our own) show arguments the same way whichever language sent
- * the task, e.g. `(1, 'a', None)` and `{'x': True}`. Long output is cut like Celery's `saferepr`.
+ * the task: strings always in single quotes (only `'` escaped), containers nested deeper than three
+ * levels shown as `[...]`, and output past `maxsize` cut with `...` / `, ...` while open brackets
+ * are still closed.
  */
 
 /** Celery's default `argsrepr_maxsize` / `kwargsrepr_maxsize`. */
@@ -49,17 +53,111 @@ export function pyRepr(value: unknown, seen: Set<unknown> = new Set()): string {
   }
 }
 
-function truncate(s: string, maxsize: number): string {
-  return s.length > maxsize ? `${s.slice(0, maxsize - 3)}...` : s;
+/** Containers deeper than this are shown as `[...]` (saferepr's `maxlevels`). */
+const SAFEREPR_MAXLEVELS = 3;
+
+/** One token of saferepr's stream: brackets, separators, keys, strings, or other reprs. */
+type Token =
+  | { kind: 'open' | 'close'; text: string; id: number }
+  | { kind: 'sep' | 'key' | 'str' | 'plain'; text: string };
+
+function isPlainObject(v: object): v is Record<string, unknown> {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
-/** The repr of positional arguments as a Python tuple: `(1, 2)`, `(1,)`, `()`. */
+/** Code points, as Python's `len` and slices count them. */
+function cpLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** celery.utils.text.truncate: cut at `maxlen` (and back to the last space), then `...`. */
+function pyTruncate(s: string, maxlen: number): string {
+  if (maxlen === 0 || cpLength(s) < maxlen) return s;
+  const head = Array.from(s).slice(0, maxlen).join('');
+  const space = head.lastIndexOf(' ');
+  return `${space >= 0 ? head.slice(0, space) : head}...`;
+}
+
+function tokenize(value: unknown, level: number, out: Token[], tuple: boolean, next: { id: number }): void {
+  if (typeof value === 'string') {
+    out.push({ kind: 'str', text: value });
+    return;
+  }
+  const isList = Array.isArray(value);
+  const isDict = !isList && value !== null && typeof value === 'object' && isPlainObject(value);
+  if (!isList && !isDict) {
+    out.push({ kind: 'plain', text: pyRepr(value) });
+    return;
+  }
+  const [open, close] = tuple ? ['(', (value as unknown[]).length === 1 ? ',)' : ')'] : isList ? ['[', ']'] : ['{', '}'];
+  if (level >= SAFEREPR_MAXLEVELS) {
+    out.push({ kind: 'plain', text: `${open}...${close}` });
+    return;
+  }
+  const id = next.id++;
+  out.push({ kind: 'open', text: open, id });
+  if (isList) {
+    (value as unknown[]).forEach((v, i) => {
+      if (i > 0) out.push({ kind: 'sep', text: ', ' });
+      tokenize(v, level + 1, out, false, next);
+    });
+  } else {
+    const entries = Object.entries(value as Record<string, unknown>).filter(
+      ([, v]) => v !== undefined && typeof v !== 'function',
+    );
+    entries.forEach(([k, v], i) => {
+      if (i > 0) out.push({ kind: 'sep', text: ', ' });
+      out.push({ kind: 'key', text: k }, { kind: 'sep', text: ': ' });
+      tokenize(v, level + 1, out, false, next);
+    });
+  }
+  out.push({ kind: 'close', text: close, id });
+}
+
+/**
+ * Celery's `saferepr(value, maxlen)`: tokens are written while the budget lasts; once it is spent,
+ * `, ...` and the closing brackets of the containers still open end the text (the token that found
+ * the budget spent is dropped, as Celery drops it).
+ */
+function safeRepr(value: unknown, maxlen: number, tuple: boolean): string {
+  const tokens: Token[] = [];
+  tokenize(value, 0, tokens, tuple, { id: 0 });
+  let out = '';
+  let budget = maxlen;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (budget <= 0) {
+      out += ', ...';
+      const opened = new Set<number>();
+      for (let j = 0; j <= i; j++) {
+        const o = tokens[j]!;
+        if (o.kind === 'open') opened.add(o.id);
+      }
+      for (let j = i + 1; j < tokens.length; j++) {
+        const c = tokens[j]!;
+        if (c.kind === 'close' && opened.has(c.id)) out += c.text;
+      }
+      return out;
+    }
+    let text: string;
+    if (t.kind === 'str' || t.kind === 'key') text = `'${pyTruncate(t.text, budget).replace(/'/g, "\\'")}'`;
+    else if (t.kind === 'plain') text = pyTruncate(t.text, budget);
+    else text = t.text;
+    out += text;
+    budget -= cpLength(text);
+  }
+  return out;
+}
+
+/** The `argsrepr` header: positional arguments as Celery's saferepr of a tuple, `(1, 2)`, `(1,)`, `()`. */
 export function argsRepr(args: readonly unknown[], maxsize: number = REPR_MAXSIZE): string {
-  const inner = args.map((a) => pyRepr(a)).join(', ');
-  return truncate(args.length === 1 ? `(${inner},)` : `(${inner})`, maxsize);
+  return safeRepr(args, maxsize, true);
 }
 
-/** The repr of keyword arguments as a Python dict. */
+/** The `kwargsrepr` header: keyword arguments as Celery's saferepr of a dict, `{'x': 1}`. */
 export function kwargsRepr(kwargs: Readonly<Record<string, unknown>>, maxsize: number = REPR_MAXSIZE): string {
-  return truncate(pyRepr(kwargs), maxsize);
+  return safeRepr(kwargs, maxsize, false);
 }

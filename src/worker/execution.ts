@@ -75,6 +75,9 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
         // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
         if (ctx.closing()) return false;
         if (!acksLate) await delivery.ack();
+        return true;
+      },
+      started: () => {
         started = true;
         ctx.onStarted(request, task);
         if (soft !== null && (hard === null || soft < hard)) {
@@ -93,7 +96,6 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
             }, hard * 1000),
           );
         }
-        return true;
       },
     });
   } finally {

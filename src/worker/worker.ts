@@ -14,11 +14,12 @@
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Consumer, Delivery } from '../broker/port.js';
-import { ContentDisallowed, NotRegistered, TaskRevokedError } from '../errors/index.js';
+import { ContentDisallowed, ImproperlyConfigured, NotRegistered, TaskRevokedError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
 import { AsyncPool, SoloPool } from '../pool/async.js';
-import type { Pool } from '../pool/port.js';
+import { ChildPool } from '../pool/child/pool.js';
+import type { Pool, TraceRunner } from '../pool/port.js';
 import { States } from '../result/states.js';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
@@ -42,8 +43,24 @@ export interface WorkerOptions {
   /** @defaultValue the app's logger */
   logger?: Logger;
   /** Execution pool, or a pool instance. @defaultValue `'async'` */
-  pool?: 'async' | 'solo' | Pool;
+  pool?: PoolKind | Pool;
+  /**
+   * The module the `process` / `threads` pool children load the app from, `path[:export]`
+   * (the CLI passes its `-A`).
+   */
+  appModule?: string;
+  /** `-O fair`: give a pool child work only when it is free. @defaultValue false */
+  fair?: boolean;
+  /** @defaultValue `worker_max_tasks_per_child` */
+  maxTasksPerChild?: number | null;
+  /** KiB. @defaultValue `worker_max_memory_per_child` */
+  maxMemoryPerChild?: number | null;
+  /** Log level of pool children. @defaultValue `'info'` */
+  logLevel?: string;
 }
+
+/** The pools a worker can be started with. */
+export type PoolKind = 'async' | 'solo' | 'process' | 'threads';
 
 /** A task the worker is running. */
 export interface ActiveTask {
@@ -97,12 +114,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const concurrency = options.concurrency ?? app.conf.workerConcurrency;
     const runner = (task: Task, request: Request): Promise<TraceOutcome> =>
       traceTask(task, request, { app: this.app, logger: this.logger, store: true });
-    this.pool =
-      typeof options.pool === 'object'
-        ? options.pool
-        : options.pool === 'solo'
-          ? new SoloPool(runner)
-          : new AsyncPool(concurrency, runner);
+    this.pool = this.makePool(options, concurrency, runner);
     this.rateLimiter = new RateLimiter(app.conf.workerDisableRateLimits);
     this.execution = {
       app,
@@ -124,6 +136,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.emit('task-finished', request, outcome);
       },
     };
+  }
+
+  private makePool(options: WorkerOptions, concurrency: number, runner: TraceRunner): Pool {
+    const kind = options.pool ?? 'async';
+    if (typeof kind === 'object') return kind;
+    if (kind === 'solo') return new SoloPool(runner);
+    if (kind === 'async') return new AsyncPool(concurrency, runner);
+    if (kind !== 'process' && kind !== 'threads') {
+      throw new ImproperlyConfigured(`unknown pool '${String(kind)}' (expected async, solo, process or threads)`);
+    }
+    if (!options.appModule) {
+      throw new ImproperlyConfigured(`the ${kind} pool needs the app's module: pass { appModule: 'path/to/tasks.ts' } (the CLI passes -A)`);
+    }
+    return new ChildPool({
+      kind,
+      size: concurrency,
+      appSpec: options.appModule,
+      app: this.app,
+      logger: this.logger,
+      logLevel: options.logLevel ?? 'info',
+      fair: options.fair ?? false,
+      maxTasksPerChild: options.maxTasksPerChild ?? this.app.conf.workerMaxTasksPerChild,
+      maxMemoryPerChild: options.maxMemoryPerChild ?? this.app.conf.workerMaxMemoryPerChild,
+    });
   }
 
   /** Tasks at once (the pool's size). */
