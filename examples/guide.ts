@@ -40,7 +40,7 @@ export const network = { failuresLeft: 0, calls: 0 };
 export function guideTasks(app: Celeriac) {
   /** Retrying: `send_twitter_status`, retried in `countdown` seconds on FailWhaleError. */
   const sendTwitterStatus = app.task(
-    async function sendTwitterStatus(self: Task, oauth: string, tweet: string, countdown = 60 * 5) {
+    async function sendTwitterStatus(self: Task, oauth: string, tweet: string, countdown: number = 60 * 5) {
       try {
         new Twitter(oauth).updateStatus(tweet);
       } catch (exc) {
