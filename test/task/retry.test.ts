@@ -90,3 +90,58 @@ describe('retries', () => {
     assert.equal(backoffCountdown({ backoff: true, maximum: 600, jitter: true }, 3, () => 0), 0);
   });
 });
+
+describe('expected errors and retry options', () => {
+  it('logs errors listed in throws at INFO without a stack, others at ERROR with one', async () => {
+    const { app, log } = testApp();
+    class NotFound extends Error {
+      override name = 'NotFound';
+    }
+    const t = app.task(function lookup(kind: string) {
+      if (kind === 'expected') throw new NotFound('no such user');
+      throw new TypeError('bug in lookup');
+    }, { name: 'tasks.lookup', throws: [NotFound] });
+    await withWorker(app, async () => {
+      const expected = await t.delay('expected');
+      const unexpected = await t.delay('bug');
+      await assert.rejects(expected.get({ timeout: 5 }), { name: 'NotFound' });
+      await assert.rejects(unexpected.get({ timeout: 5 }), TypeError);
+      assert.equal(await expected.state(), States.FAILURE, 'still stored as FAILURE');
+    });
+    const info = log.grep('raised expected: NotFound');
+    assert.equal(info.length, 1);
+    assert.match(info[0]!, /INFO/);
+    assert.doesNotMatch(info[0]!, /\n\s+at /, 'no stack');
+    const error = log.grep('raised unexpected: TypeError');
+    assert.equal(error.length, 1);
+    assert.match(error[0]!, /ERROR/);
+    assert.match(error[0]!, /\n\s+at /, 'with the stack');
+  });
+
+  it('retries with new arguments, at an eta, on another queue', async () => {
+    const { app } = testApp();
+    const seen: Array<[unknown[], string | undefined]> = [];
+    const t = app.task(async function move(self: Task, n: number) {
+      seen.push([[n], self.request.deliveryInfo?.queue]);
+      if (self.request.retries === 0) return self.retry({ args: [n * 10], eta: new Date(Date.now() + 30), queue: 'slow' });
+      return n;
+    }, { name: 'tasks.move', bind: true });
+    await withWorker(app, async () => {
+      assert.equal(await (await t.delay(4)).get({ timeout: 5 }), 40);
+    }, { queues: ['celery', 'slow'] });
+    assert.deepEqual(seen, [[[4], 'celery'], [[40], 'slow']]);
+  });
+
+  it('uses defaultRetryDelay when neither countdown nor eta is given', async () => {
+    const { app } = testApp();
+    const t = app.task(async function wait(self: Task) {
+      if (self.request.retries === 0) return self.retry();
+      return 'second';
+    }, { name: 'tasks.wait_default', bind: true, defaultRetryDelay: 0.05 });
+    await withWorker(app, async () => {
+      const started = Date.now();
+      assert.equal(await (await t.delay()).get({ timeout: 5 }), 'second');
+      assert.ok(Date.now() - started >= 45);
+    });
+  });
+});
