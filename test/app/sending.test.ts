@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeTaskMessage, ImproperlyConfigured, OperationalError, type Transport } from '../../src/index.js';
+import { testApp } from '../helpers/app.js';
+
+async function firstMessage(app: ReturnType<typeof testApp>['app'], queue = 'celery') {
+  const transport = await app.getTransport();
+  let decoded: ReturnType<typeof decodeTaskMessage> | undefined;
+  const consumer = await transport.consume([queue], (d) => (decoded = decodeTaskMessage(d.message, app.codecs)), { prefetch: 1 });
+  while (!decoded) await new Promise((r) => setTimeout(r, 2));
+  await consumer.close();
+  return decoded;
+}
+
+describe('sending tasks', () => {
+  it('puts argsrepr / kwargsrepr on the wire, replacing the real arguments in monitors', async () => {
+    const { app } = testApp();
+    const charge = app.task(function charge(card: string, amount: number) {
+      return amount;
+    }, { name: 'tasks.charge' });
+    await charge.applyAsync(['4111-1111-1111-1111', 10], {}, { argsrepr: "('<card>', 10)", kwargsrepr: '{}' });
+    const m = await firstMessage(app);
+    assert.equal(m.headers['argsrepr'], "('<card>', 10)");
+    assert.equal(m.headers['kwargsrepr'], '{}');
+    assert.deepEqual(m.args, ['4111-1111-1111-1111', 10], 'the task still gets the real arguments');
+  });
+
+  it('routes by task_routes (exact and glob), task queue option, and call options', async () => {
+    const { app } = testApp({ taskRoutes: { 'feeds.*': { queue: 'feeds' }, 'tasks.exact': 'exact' } });
+    const feed = app.task(function fetchFeed() {
+      return 1;
+    }, { name: 'feeds.fetch' });
+    const exact = app.task(function exactly() {
+      return 1;
+    }, { name: 'tasks.exact' });
+    const own = app.task(function ownQueue() {
+      return 1;
+    }, { name: 'tasks.own', queue: 'mine' });
+    await feed.delay();
+    await exact.delay();
+    await own.delay();
+    await own.applyAsync([], {}, { queue: 'override' });
+    const transport = await app.getTransport();
+    assert.deepEqual(
+      await Promise.all(['feeds', 'exact', 'mine', 'override', 'celery'].map((q) => transport.size(q))),
+      [1, 1, 1, 1, 0],
+    );
+  });
+
+  it('sets eta from countdown, expires from seconds, priority and custom headers', async () => {
+    const { app } = testApp();
+    const t = app.task(function t1() {
+      return 1;
+    }, { name: 'tasks.t1' });
+    const before = Date.now();
+    await t.applyAsync([], {}, { countdown: 30, expires: 60, priority: 7, headers: { trace: 'abc' } });
+    const m = await firstMessage(app);
+    assert.ok(m.eta && Math.abs(m.eta.getTime() - (before + 30_000)) < 2000);
+    assert.ok(m.expires && Math.abs(m.expires.getTime() - (before + 60_000)) < 2000);
+    assert.match(String(m.headers['eta']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
+    assert.equal(m.properties.priority, 7);
+    assert.equal(m.headers['trace'], 'abc');
+  });
+
+  it('rejects with ImproperlyConfigured naming an unknown broker scheme', async () => {
+    const { app } = testApp({ broker: 'nosuch://host' });
+    const t = app.task(function t2() {
+      return 1;
+    }, { name: 'tasks.t2' });
+    await assert.rejects(t.delay(), (err: unknown) => {
+      assert.ok(err instanceof ImproperlyConfigured);
+      assert.match(err.message, /unknown broker scheme 'nosuch'/);
+      return true;
+    });
+  });
+
+  it('rejects with OperationalError when the broker cannot take the message, naming the task', async () => {
+    const { app } = testApp({ broker: 'flaky://user:secret@host' });
+    app.transports.register('flaky', () => {
+      const refuse = async (): Promise<never> => {
+        throw new Error('connection refused');
+      };
+      return { driver: 'flaky', connect: async () => undefined, close: async () => undefined, declareExchange: refuse, declareQueue: async () => undefined, publish: refuse, consume: refuse, purge: refuse, size: refuse } satisfies Transport;
+    });
+    const t = app.task(function t3() {
+      return 1;
+    }, { name: 'tasks.t3' });
+    await assert.rejects(t.delay(), (err: unknown) => {
+      assert.ok(err instanceof OperationalError);
+      assert.match(err.message, /cannot send task 'tasks\.t3' to the broker at flaky:\/\/user:\*\*@host: connection refused/);
+      return true;
+    });
+  });
+});
