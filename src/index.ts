@@ -13,6 +13,10 @@ export { getTaskLogger } from './task/logger.js';
 export { backoffCountdown, type BackoffPolicy } from './task/retry-policy.js';
 export { Signature } from './canvas/signature.js';
 export { Chain, chain } from './canvas/chain.js';
+export { Chord, chord } from './canvas/chord.js';
+export { Chunks, xmap, xstarmap } from './canvas/chunks.js';
+export { Group, group } from './canvas/group.js';
+export { GroupResult, resultFromTuple } from './result/group-result.js';
 export type { ApplyOptions, SignatureLike } from './canvas/options.js';
 export {
   AsyncResult,

@@ -4,15 +4,15 @@ import * as celeriac from '../src/index.js';
 
 it('exports exactly the curated public API', () => {
   assert.deepEqual(Object.keys(celeriac).sort(), [
-    'AlreadyRegistered', 'AsyncResult', 'Celeriac', 'CeleriacError', 'Chain', 'ChordError', 'CompressionRegistry',
-    'ContentDisallowed', 'DecodeError', 'EXCEPTION_STATES', 'EagerResult', 'EncodeError', 'Ignore', 'ImproperlyConfigured',
+    'AlreadyRegistered', 'AsyncResult', 'Celeriac', 'CeleriacError', 'Chain', 'Chord', 'ChordError', 'Chunks', 'CompressionRegistry',
+    'ContentDisallowed', 'DecodeError', 'EXCEPTION_STATES', 'EagerResult', 'EncodeError', 'Group', 'GroupResult', 'Ignore', 'ImproperlyConfigured',
     'KeyValueBackend', 'MaxRetriesExceededError', 'MemoryBackend', 'MemoryTransport', 'NotRegistered', 'OperationalError',
     'PROPAGATE_STATES', 'READY_STATES', 'Reject', 'RemoteTaskError', 'Request', 'Retry', 'RuntimeTaskError',
     'SerializerRegistry', 'Signature', 'SoftTimeLimitExceeded', 'States', 'Task', 'TaskError', 'TaskRegistry',
     'TaskRevokedError', 'TimeLimitExceeded', 'TimeoutError', 'TokenBucket', 'UNREADY_STATES', 'Worker', 'WorkerLostError',
-    'argsRepr', 'backoffCountdown', 'chain', 'createLogger', 'currentRequest', 'decodeTaskMessage', 'deserializeError',
-    'encodeTaskMessage', 'fromJson', 'getTaskLogger', 'jsonSerializer', 'kwargsRepr', 'parseLogLevel', 'parseRate', 'precedence',
-    'pyRepr', 'serializeError', 'silentLogger', 'sleep', 'toJson',
+    'argsRepr', 'backoffCountdown', 'chain', 'chord', 'createLogger', 'currentRequest', 'decodeTaskMessage', 'deserializeError',
+    'encodeTaskMessage', 'fromJson', 'getTaskLogger', 'group', 'jsonSerializer', 'kwargsRepr', 'parseLogLevel', 'parseRate', 'precedence',
+    'pyRepr', 'resultFromTuple', 'serializeError', 'silentLogger', 'sleep', 'toJson', 'xmap', 'xstarmap',
   ]);
 });
 

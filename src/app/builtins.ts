@@ -1,10 +1,16 @@
 /**
  * Built-in tasks, under the names Celery gives them so Python peers can send them too:
  * `celery.backend_cleanup` (deletes expired results), `celery.accumulate`, `celery.map`,
- * `celery.starmap`.
+ * `celery.starmap`, `celery.chunks`, `celery.chord_unlock` (chords on backends without atomic
+ * counting), and `celery.group` / `celery.chain` / `celery.chord`, which apply the canvas they
+ * are given (Celery keeps these names registered for old clients that send canvases as tasks).
  */
+import { dependencyError, failChord } from '../canvas/chord.js';
 import { Signature } from '../canvas/signature.js';
 import type { SignatureDict } from '../protocol/message.js';
+import { resultFromTuple } from '../result/group-result.js';
+import { READY_STATES, States } from '../result/states.js';
+import type { Task } from '../task/task.js';
 import type { Celeriac } from './celeriac.js';
 
 function taskOf(app: Celeriac, sig: SignatureDict | string) {
@@ -44,4 +50,47 @@ export function registerBuiltins(app: Celeriac): void {
     },
     { name: 'celery.starmap' },
   );
+  app.task(
+    async function chunks(task: SignatureDict, it: unknown[][], n: number) {
+      const res = await app.tasks.require(Signature.fromDict(task, app).task).chunks(it, n).applyAsync();
+      return res.id;
+    },
+    { name: 'celery.chunks' },
+  );
+  app.task(
+    async function unlockChord(
+      self: Task,
+      groupId: string,
+      callback: SignatureDict,
+      interval: number | null = null,
+      max_retries: number | null = null,
+      result: unknown[] = [],
+    ) {
+      const backend = await app.getBackend();
+      const ids = result.map((t) => resultFromTuple(t, app).id);
+      const metas = await Promise.all(ids.map((id) => backend.getTaskMeta(id)));
+      if (!metas.every((m) => READY_STATES.has(m.status))) {
+        return self.retry({ countdown: interval ?? 1, maxRetries: max_retries });
+      }
+      const failed = metas.find((m) => m.status !== States.SUCCESS);
+      if (failed) {
+        await failChord(app, backend, callback, dependencyError(failed.task_id, failed.result));
+        return;
+      }
+      await Signature.fromDict(callback, app).applyAsync([metas.map((m) => m.result)]);
+    },
+    { name: 'celery.chord_unlock', bind: true, maxRetries: null, ignoreResult: true, params: ['group_id', 'callback', 'interval?', 'max_retries?', 'result?'] },
+  );
+  for (const kind of ['group', 'chain', 'chord'] as const) {
+    app.task(
+      async function applyCanvas(...args: unknown[]) {
+        const dict = { task: `celery.${kind}`, args: [], kwargs: {}, options: {}, subtask_type: kind, immutable: false } as SignatureDict;
+        const kwargs = (args[args.length - 1] ?? {}) as Record<string, unknown>;
+        const canvas = Signature.fromDict({ ...dict, kwargs }, app);
+        const res = await canvas.applyAsync();
+        return res.id;
+      },
+      { name: `celery.${kind}`, params: ['...args'] },
+    );
+  }
 }

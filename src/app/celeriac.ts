@@ -102,6 +102,11 @@ export class Celeriac implements CanvasApp, ResultContext {
     return { serializers: this.serializers, compression: this.compression, accept: this.conf.acceptContent };
   }
 
+  /** The app, as results see it. */
+  get resultContext(): ResultContext {
+    return this;
+  }
+
   /** `task_disable_sync_subtasks`. */
   get disableSyncSubtasks(): boolean {
     return this.conf.taskDisableSyncSubtasks;

@@ -4,11 +4,11 @@
  * `KeyValueStoreBackend`): records are JSON under `celery-task-meta-<id>`, groups under
  * `celery-taskset-meta-<id>`.
  */
-import { TimeoutError } from '../errors/index.js';
+import { ChordError, TimeoutError } from '../errors/index.js';
 import { fromJson, toJson } from '../protocol/json.js';
 import { READY_STATES, States } from '../result/states.js';
 import { sleep } from '../utils/time.js';
-import type { GroupMeta, ResultBackend, TaskMeta, WaitOptions } from './port.js';
+import type { ChordPart, ChordStore, GroupMeta, ResultBackend, TaskMeta, WaitOptions } from './port.js';
 
 /** The record of a task nobody has stored anything for. */
 export function pendingMeta(taskId: string): TaskMeta {
@@ -90,6 +90,8 @@ export interface KeyValueStore {
   publish?(key: string, value: string): Promise<void>;
   /** Subscribes to changes of `key`; returns an unsubscribe function. */
   subscribe?(key: string, onChange: () => void): Promise<() => Promise<void>>;
+  /** Atomically increments an integer key (created at 0), returning the new value. */
+  incr?(key: string, ttlSeconds: number | null): Promise<number>;
   connect(): Promise<void>;
   close(): Promise<void>;
 }
@@ -97,14 +99,49 @@ export interface KeyValueStore {
 /** Celery's key prefixes. */
 export const TASK_KEY_PREFIX = 'celery-task-meta-';
 export const GROUP_KEY_PREFIX = 'celery-taskset-meta-';
+export const CHORD_KEY_PREFIX = 'chord-unlock-';
+
+/**
+ * Chord counting on a key-value store with `incr`, as Celery's KeyValueStoreBackend does it: the
+ * header is saved as a group, each finished part increments `chord-unlock-<group id>`, and the
+ * part that brings the counter to the group's size collects every member's record.
+ */
+class CounterChordStore implements ChordStore {
+  constructor(private readonly backend: KeyValueBackend, private readonly store: KeyValueStore & Required<Pick<KeyValueStore, 'incr'>>, private readonly expires: number | null) {}
+
+  async prepare(groupId: string, memberIds: readonly string[]): Promise<void> {
+    await this.backend.saveGroup(groupId, { result: [[groupId, null], memberIds.map((id) => [[id, null], null])] });
+  }
+
+  async partReturned(groupId: string, _part: ChordPart): Promise<ChordPart[] | null> {
+    const saved = await this.backend.restoreGroup(groupId);
+    if (!saved) throw new ChordError(`GroupResult ${groupId} no longer exists`);
+    const members = (saved.result as [unknown, Array<[[string, unknown], unknown]>])[1];
+    const count = await this.store.incr(CHORD_KEY_PREFIX + groupId, this.expires);
+    if (count !== members.length) return null;
+    const parts: ChordPart[] = [];
+    for (const [index, [[taskId]]] of members.entries()) {
+      const meta = await this.backend.getTaskMeta(taskId);
+      parts.push({ taskId, index, state: meta.status, result: meta.result });
+    }
+    await this.store.delete(CHORD_KEY_PREFIX + groupId);
+    await this.backend.deleteGroup(groupId);
+    return parts;
+  }
+}
 
 /** A result backend over any {@link KeyValueStore}. */
 export class KeyValueBackend implements ResultBackend {
+  readonly chords: ChordStore | undefined;
+
   constructor(
     readonly driver: string,
     protected readonly store: KeyValueStore,
     protected readonly expiresSeconds: number | null,
-  ) {}
+  ) {
+    const incr = store.incr;
+    this.chords = incr ? new CounterChordStore(this, store as KeyValueStore & { incr: typeof incr }, expiresSeconds) : undefined;
+  }
 
   connect(): Promise<void> {
     return this.store.connect();

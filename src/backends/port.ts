@@ -42,8 +42,35 @@ export interface GroupMeta {
   date_done?: string | null;
 }
 
+/** One finished header task of a chord. */
+export interface ChordPart {
+  taskId: string;
+  /** Position in the header. */
+  index: number;
+  state: string;
+  /** The stored result value (a serialized error for failures). */
+  result: unknown;
+}
+
+/**
+ * Chord bookkeeping a backend can do atomically (Celery's `on_chord_part_return`): counting the
+ * header tasks as they finish so that exactly one of them triggers the body. Backends without it
+ * fall back to the `celery.chord_unlock` task, which polls the header's results.
+ */
+export interface ChordStore {
+  /** Before the header is sent: remembers the chord's members. */
+  prepare(groupId: string, memberIds: readonly string[]): Promise<void>;
+  /**
+   * One header task finished. Resolves with every part, in header order, for the call that
+   * completes the chord (exactly one), and with null for the others.
+   */
+  partReturned(groupId: string, part: ChordPart): Promise<ChordPart[] | null>;
+}
+
 /** A result backend driver. */
 export interface ResultBackend {
+  /** Atomic chord counting, when the backend can do it. */
+  readonly chords?: ChordStore | undefined;
   /** Driver name for logs. */
   readonly driver: string;
   /** Whether `storeResult` is cheap to skip for states nobody waits on (rpc:// sends all). */

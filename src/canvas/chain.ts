@@ -8,6 +8,9 @@
  */
 import type { SignatureDict } from '../protocol/message.js';
 import type { AsyncResult } from '../result/async-result.js';
+import { GroupResult } from '../result/group-result.js';
+import { Chord } from './chord.js';
+import { Group } from './group.js';
 import { fromWireOptions, signatureList, type ApplyOptions, type SignatureLike } from './options.js';
 import { registerSignatureType, Signature, type CanvasApp } from './signature.js';
 
@@ -35,22 +38,38 @@ export class Chain<R = unknown> extends Signature<R> {
     return copy.set(options);
   }
 
+  /** Assigns every step's id now (the last one `taskId`); returns the last step's result. */
+  override freeze(taskId?: string): AsyncResult<R> {
+    const app = this.requireApp();
+    const steps = this.flat();
+    let parent: AsyncResult | null = null;
+    for (const [i, step] of steps.entries()) {
+      if (!step.app) step.app = app;
+      const result = step.freeze(i === steps.length - 1 ? taskId : undefined);
+      parent = result.parent === null && parent ? withParent(app, result, parent) : result;
+    }
+    if (!parent) throw new TypeError('cannot freeze an empty chain');
+    return parent as AsyncResult<R>;
+  }
+
   /**
-   * Freezes every step (assigning ids) and sends the first one with the rest embedded. Resolves
-   * with the last step's result, whose `parent` links lead back to the first step.
+   * Sends the first step with the rest embedded (a group followed by more steps becomes a chord,
+   * as in Celery). Resolves with the last step's result, whose `parent` links lead back to the
+   * first step. Group and chord options (`groupId`, `groupIndex`, `chord`) apply to the last step:
+   * it is the one whose result the group or chord waits for.
    */
   override async applyAsync(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     const app = this.requireApp();
-    const steps = this.flat().map((t) => Signature.fromDict(structuredClone(t.toJSON()), t.app ?? app));
+    let steps = this.flat().map((t) => Signature.fromDict(structuredClone(t.toJSON()), t.app ?? app));
     if (steps.length === 0) throw new TypeError('cannot apply an empty chain');
-    const { taskId, link, linkError, ...sendOptions } = { ...fromWireOptions(this.options), ...options };
+    steps = upgradeGroups(steps, app);
+    const { taskId, link, linkError, groupId, groupIndex, chord, ...sendOptions } = { ...fromWireOptions(this.options), ...options };
     const first = steps[0]!;
-    if (!first.immutable) {
-      first.args = [...args, ...first.args];
-      first.kwargs = { ...first.kwargs, ...kwargs };
-    }
     const last = steps[steps.length - 1]!;
     if (taskId !== undefined) last.options['task_id'] = taskId;
+    if (groupId !== undefined) last.options['group_id'] = groupId;
+    if (groupIndex !== undefined) last.options['group_index'] = groupIndex;
+    if (chord !== undefined) last.options['chord'] = chord;
     if (link !== undefined) last.options['link'] = [...signatureList(last.options['link'] as ApplyOptions['link']), ...signatureList(link)];
     if (linkError !== undefined) {
       for (const step of steps) {
@@ -60,19 +79,34 @@ export class Chain<R = unknown> extends Signature<R> {
         ];
       }
     }
-    let parent: AsyncResult | null = null;
+    let result: AsyncResult | null = null;
     for (const step of steps) {
-      const id = step.freeze().id;
-      parent = app.asyncResult(id, parent);
+      const frozen = step.freeze();
+      result = result ? withParent(app, frozen, result) : frozen;
     }
     const rest: SignatureDict[] = steps.slice(1).reverse().map((s) => s.toJSON());
-    await first.applyAsync([], {}, rest.length > 0 ? { ...sendOptions, chain: rest } : sendOptions);
-    return parent as AsyncResult<R>;
+    await first.applyAsync(args, kwargs, rest.length > 0 ? { ...sendOptions, chain: rest } : sendOptions);
+    return result as AsyncResult<R>;
   }
 
   override toJSON(): SignatureDict {
     return { ...super.toJSON(), kwargs: { tasks: this.tasks.map((t) => t.toJSON()) } };
   }
+}
+
+/** A result handle like `result`, with `parent` set (results are immutable handles). */
+function withParent(app: CanvasApp, result: AsyncResult, parent: AsyncResult): AsyncResult {
+  if (result instanceof GroupResult) return new GroupResult(result.id, app.resultContext, result.results, parent);
+  return app.asyncResult(result.id, parent);
+}
+
+/** A group followed by more steps becomes a chord whose body is the rest of the chain. */
+function upgradeGroups(steps: Signature[], app: CanvasApp): Signature[] {
+  const i = steps.findIndex((s, index) => s instanceof Group && index < steps.length - 1);
+  if (i < 0) return steps;
+  const rest = steps.slice(i + 1);
+  const body = rest.length === 1 ? rest[0]! : new Chain(rest, app);
+  return [...steps.slice(0, i), new Chord(steps[i] as Group, body, app)];
 }
 
 registerSignatureType('chain', (dict, app) => {

@@ -3,7 +3,8 @@
  * travel in messages (callbacks, chains, arguments) and be applied by any worker, JS or Python.
  */
 import type { SignatureDict } from '../protocol/message.js';
-import type { AsyncResult } from '../result/async-result.js';
+import type { ResultBackend } from '../backends/port.js';
+import type { AsyncResult, ResultContext } from '../result/async-result.js';
 import { uuid } from '../utils/ids.js';
 import { fromWireOptions, signatureList, toWireOptions, type ApplyOptions, type SignatureLike } from './options.js';
 
@@ -15,6 +16,10 @@ export interface CanvasApp {
   asyncResult(id: string, parent?: AsyncResult | null): AsyncResult;
   /** This client's id (`reply_to`). */
   readonly oid: string;
+  /** What group results need from the app. */
+  readonly resultContext: ResultContext;
+  /** The app's result backend (chords count their parts there). */
+  getBackend(): Promise<ResultBackend>;
 }
 
 type SignatureParser = (dict: SignatureDict, app: CanvasApp | null) => Signature;

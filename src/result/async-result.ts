@@ -45,8 +45,11 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
-/** Celery's tuple form of a result: `[[id, parent], null]`. */
-export type ResultTuple = [[string, ResultTuple | null], null];
+/**
+ * Celery's tuple form of a result: `[[id, parent], null]` for a task, `[[id, parent], [members]]`
+ * for a group.
+ */
+export type ResultTuple = [[string, ResultTuple | null], ResultTuple[] | null];
 
 /** Decodes the `result` field of a record: an exception for exception states. */
 export function metaValue(meta: TaskMeta): unknown {

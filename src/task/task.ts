@@ -11,6 +11,7 @@ import { Signature } from '../canvas/signature.js';
 import { ImproperlyConfigured, MaxRetriesExceededError, type Retry } from '../errors/index.js';
 import type { AsyncResult, EagerResult } from '../result/async-result.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
+import { Chunks, xmap, xstarmap } from '../canvas/chunks.js';
 import type { ErrorClass, RetryKwargs } from './options.js';
 import { bindArguments, paramsFromNames, parseParams, type Param } from './params.js';
 import { activeTask, Request } from './request.js';
@@ -188,6 +189,21 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   /** A signature of a call (partial arguments allowed): `add.s(2)`. */
   s(...args: unknown[]): Signature<R> {
     return this.signature(args);
+  }
+
+  /** One message calling this task once per item (`celery.map`); resolves to the results. */
+  map(items: readonly unknown[]): Signature<R[]> {
+    return xmap(this.s(), items);
+  }
+
+  /** One message calling this task once per argument list (`celery.starmap`). */
+  starmap(items: readonly unknown[][]): Signature<R[]> {
+    return xstarmap(this.s(), items);
+  }
+
+  /** The argument lists split into `n`-sized `starmap` messages, run as a group. */
+  chunks(items: readonly unknown[][], n: number): Chunks<R> {
+    return new Chunks<R>(this.s(), items.map((i) => [...i]), n, this.app);
   }
 
   /** An immutable signature: ignores the parent's result in a chain or callback. */

@@ -6,6 +6,7 @@
  */
 import type { Celeriac } from '../app/celeriac.js';
 import type { ResultBackend } from '../backends/port.js';
+import { chordPartReturned } from '../canvas/chord.js';
 import { Signature } from '../canvas/signature.js';
 import { Ignore, Reject, Retry } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
@@ -81,6 +82,23 @@ async function safely(logger: Logger, what: string, fn: () => unknown): Promise<
   }
 }
 
+/** Tells the chord this task is a header part of (if any) that it is done. */
+async function reportChordPart(app: Celeriac, backend: ResultBackend, request: Request, state: string, result: unknown, log: Logger): Promise<void> {
+  if (!request.chord) return;
+  try {
+    await chordPartReturned(app, backend, {
+      taskId: request.id ?? '',
+      groupId: request.group,
+      groupIndex: request.groupIndex,
+      chord: request.chord,
+      state,
+      result,
+    });
+  } catch (err) {
+    log.error({ err }, `chord callback of group ${request.group ?? '?'} could not be applied`);
+  }
+}
+
 /** Executes `task` for `request` and records the outcome. Never throws. */
 export async function traceTask(task: Task, request: Request, ctx: TraceContext): Promise<TraceOutcome> {
   const { app } = ctx;
@@ -150,6 +168,7 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
       if (ctx.store) {
         backend ??= await task.getBackend();
         await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }));
+        await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
       }
     }
   } catch (err) {
@@ -190,6 +209,7 @@ export async function recordFailure(
     try {
       const backend = await task.getBackend();
       await backend.storeResult(buildMeta(id, state, serialized, einfo.traceback, request, { extended }));
+      await reportChordPart(app, backend, request, state, serialized, log);
       // The steps after a failed one will never run: mark them failed too, so waiting on the
       // chain's final result ends with this error instead of hanging.
       for (const step of request.chain ?? []) {

@@ -34,6 +34,15 @@ class MemoryStore implements KeyValueStore {
     this.data.delete(key);
   }
 
+  async incr(key: string, ttlSeconds: number | null): Promise<number> {
+    // Read and write in one synchronous step: concurrent callers must each see their own count.
+    const entry = this.data.get(key);
+    const current = entry && entry.expiresAt > Date.now() ? Number(entry.value) : 0;
+    const next = current + 1;
+    this.data.set(key, { value: String(next), expiresAt: ttlSeconds === null ? Infinity : Date.now() + ttlSeconds * 1000 });
+    return next;
+  }
+
   async subscribe(key: string, onChange: () => void): Promise<() => Promise<void>> {
     this.events.on(key, onChange);
     return async () => {
