@@ -27,6 +27,7 @@ import { traceTask, type TraceOutcome } from '../task/trace.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
 import { expandNodeName } from '../utils/ids.js';
 import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
+import { watchEventLoop } from './loop-watch.js';
 import { RateLimiter } from './rate-limit.js';
 import { requestFromMessage } from './request-from-message.js';
 
@@ -57,6 +58,11 @@ export interface WorkerOptions {
   maxMemoryPerChild?: number | null;
   /** Log level of pool children. @defaultValue `'info'` */
   logLevel?: string;
+  /**
+   * Warn when the event loop was blocked this many seconds (a CPU-bound task on the async pool);
+   * null disables the check. @defaultValue 2
+   */
+  blockedLoopWarning?: number | null;
 }
 
 /** The pools a worker can be started with. */
@@ -101,6 +107,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private unsubscribeRevoke: (() => void) | undefined;
   private readonly stopped = deferred<void>();
   private readonly execution: ExecutionContext;
+  private readonly blockedLoopWarning: number | null;
+  private stopLoopWatch: (() => void) | undefined;
+  /** Recently finished tasks, to name the one that blocked the loop after it returned. */
+  private readonly recentlyFinished: Array<{ label: string; startedAt: number; finishedAt: number }> = [];
 
   constructor(
     readonly app: Celeriac,
@@ -116,6 +126,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       traceTask(task, request, { app: this.app, logger: this.logger, store: true });
     this.pool = this.makePool(options, concurrency, runner);
     this.rateLimiter = new RateLimiter(app.conf.workerDisableRateLimits);
+    this.blockedLoopWarning = options.blockedLoopWarning === undefined ? 2 : options.blockedLoopWarning;
     this.execution = {
       app,
       logger: this.logger,
@@ -127,6 +138,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.emit('task-started', request);
       },
       onFinished: (request, task, outcome) => {
+        const started = this.active.get(request.id ?? '');
+        if (started) {
+          this.recentlyFinished.push({ label: `${task.name}[${request.id ?? '?'}]`, startedAt: started.startedAt, finishedAt: Date.now() });
+          if (this.recentlyFinished.length > 32) this.recentlyFinished.shift();
+        }
         this.active.delete(request.id ?? '');
         this.processed.set(task.name, (this.processed.get(task.name) ?? 0) + 1);
         if (this.active.size === 0 && this.drained) {
@@ -192,6 +208,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.pool.start();
     this.unsubscribeRevoke = this.app.onRevoke((id, opts) => this.onRevoke(id, opts.terminate ?? false, opts.signal));
     this.consumer = await transport.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetch });
+    if (this.blockedLoopWarning !== null) {
+      this.stopLoopWatch = watchEventLoop({ thresholdMs: this.blockedLoopWarning * 1000, onBlocked: (ms) => this.onLoopBlocked(ms) });
+    }
     this.logger.info(
       `${this.hostname} ready: ${this.pool.kind} pool, concurrency ${this.pool.limit}, queues ${this.queues.join(', ')}, ` +
         `broker ${transport.driver}, tasks: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
@@ -220,6 +239,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       cold ? `${this.hostname}: cold shutdown` : `${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`,
     );
     this.unsubscribeRevoke?.();
+    this.stopLoopWatch?.();
     this.rateLimiter.clear();
     // Tasks waiting for their ETA stay unacknowledged: closing the consumer gives them back.
     for (const { timer, release } of this.etaTimers.values()) {
@@ -239,6 +259,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.pool.close();
     this.emit('worker-shutdown');
     this.stopped.resolve();
+  }
+
+  private onLoopBlocked(ms: number): void {
+    const since = Date.now() - ms;
+    const running = [
+      ...this.recentlyFinished.filter((f) => f.finishedAt >= since).map((f) => f.label),
+      ...[...this.active.values()].map((a) => `${a.task.name}[${a.request.id ?? '?'}]`),
+    ];
+    const advice =
+      this.pool.kind === 'async' || this.pool.kind === 'solo'
+        ? '; CPU-bound tasks belong on the process pool (-P process) or threads pool (-P threads)'
+        : '';
+    this.logger.warn(
+      `event loop blocked for ${(ms / 1000).toFixed(1)}s` +
+        (running.length > 0 ? ` while running ${running.join(', ')}` : '') +
+        `: other tasks, acks and heartbeats waited${advice}`,
+    );
   }
 
   private async waitForRunning(): Promise<void> {

@@ -10,12 +10,13 @@
  * go to another child. `maxTasksPerChild` and `maxMemoryPerChild` (KiB) recycle children.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { Worker as Thread } from 'node:worker_threads';
+import type { Worker as Thread } from 'node:worker_threads';
 import type { Celeriac } from '../../app/celeriac.js';
 import { CELERIAC_ERROR_CLASSES, CELERY_ERROR_CLASSES, ImproperlyConfigured, WorkerLostError } from '../../errors/index.js';
 import type { Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import { deferred, type Deferred } from '../../utils/deferred.js';
+import { FROM_SOURCE, startModuleThread } from '../../utils/threads.js';
 import type { JobResult, Pool, PoolJob } from '../port.js';
 import { toWireError, type FromChild, type ToChild, type WireError } from './messages.js';
 
@@ -76,17 +77,12 @@ function fromWire(e: WireError | null): Error | null {
   return err;
 }
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const ENTRY = new URL(FROM_SOURCE ? './main.ts' : './main.js', import.meta.url);
 const EXEC_ARGV = FROM_SOURCE ? ['--import', 'tsx'] : [];
 
-/** Starts a thread on the child entry; from TypeScript sources tsx is registered in it first. */
+/** Starts a thread on the child entry. */
 function startThread(): Thread {
-  if (!FROM_SOURCE) return new Thread(ENTRY);
-  // Worker threads do not inherit `--import` loaders for their entry module in Node 20.
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(ENTRY.href)}); })`;
-  return new Thread(code, { eval: true });
+  return startModuleThread(ENTRY);
 }
 
 /** A pool of child processes or threads. */

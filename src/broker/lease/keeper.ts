@@ -1,0 +1,122 @@
+/**
+ * Leases (issue 8): a broker driver keeps every message its consumers hold (reserved, waiting for
+ * an ETA, or running) visibly alive, so that redelivery after the visibility timeout happens only
+ * for messages whose holder is dead, never for one that is merely slow or long.
+ *
+ * The renewals run in a worker thread with its own broker connection: a task that blocks the
+ * event loop (CPU-bound code on the async pool) cannot stop them, which is what makes a short
+ * visibility timeout safe (BullMQ's "stalled" double runs and kombu's ETA redeliveries both come
+ * from renewals that never happen). The thread re-stamps the whole held set every `intervalMs`
+ * (a fraction of the visibility timeout) through a driver's renewer module.
+ *
+ * A renewer module exports `createRenewer(config)` returning a {@link LeaseRenewer}; `config` is
+ * whatever the driver needs to open its own connection (structured-cloneable). A renewal must
+ * only touch messages still held (e.g. Redis `ZADD XX`, an SQL `UPDATE ... WHERE reserved`), so a
+ * renewal racing an ack never resurrects the acked message.
+ */
+import { once } from 'node:events';
+import type { Worker as Thread } from 'node:worker_threads';
+import type { Logger } from '../../logging/logger.js';
+import { startModuleThread } from '../../utils/threads.js';
+
+/** What a driver's renewer does, inside the lease thread. */
+export interface LeaseRenewer {
+  /** Marks these held messages as alive now. Only messages still held may be touched. */
+  renew(ids: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The export a renewer module provides. */
+export type RenewerFactory = (config: unknown) => Promise<LeaseRenewer>;
+
+/** Options of {@link LeaseKeeper.start}. */
+export interface LeaseKeeperOptions {
+  /** URL of the module exporting `createRenewer`. */
+  module: URL;
+  /** Passed to `createRenewer` in the thread (must be structured-cloneable). */
+  config: unknown;
+  /** Milliseconds between renewals of the held set. */
+  intervalMs: number;
+  logger: Logger;
+}
+
+/** @internal Messages between the keeper and its thread. */
+export type ToLeaseThread =
+  | { op: 'hold'; ids: string[] }
+  | { op: 'release'; ids: string[] }
+  | { op: 'renew' }
+  | { op: 'close' };
+
+/** @internal */
+export type FromLeaseThread = { op: 'ready' } | { op: 'error'; message: string } | { op: 'renewed'; count: number };
+
+const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread.ts' : './thread.js', import.meta.url);
+
+/** Keeps the leases of held messages alive from a separate thread. */
+export class LeaseKeeper {
+  private closed = false;
+  private renewals = 0;
+
+  private constructor(
+    private readonly thread: Thread,
+    private readonly logger: Logger,
+  ) {
+    thread.on('message', (msg: FromLeaseThread) => {
+      if (msg.op === 'error') this.logger.warn(`lease renewal failed: ${msg.message}`);
+      else if (msg.op === 'renewed') this.renewals++;
+    });
+    thread.on('error', (err) => this.logger.error({ err }, 'lease thread crashed; held messages may be redelivered after the visibility timeout'));
+  }
+
+  /** Starts the thread and waits until its renewer is connected. */
+  static async start(options: LeaseKeeperOptions): Promise<LeaseKeeper> {
+    const thread = startModuleThread(THREAD_ENTRY, {
+      workerData: { module: options.module.href, config: options.config, intervalMs: options.intervalMs },
+    });
+    const keeper = new LeaseKeeper(thread, options.logger);
+    const [first] = (await Promise.race([once(thread, 'message'), once(thread, 'error').then(([e]) => Promise.reject(e as Error))])) as [FromLeaseThread];
+    if (first.op === 'error') {
+      await thread.terminate();
+      throw new Error(first.message);
+    }
+    // Running, the thread must not keep the process alive on its own.
+    thread.unref();
+    return keeper;
+  }
+
+  /** How many renewal rounds the thread has completed (for tests and stats). */
+  get renewalRounds(): number {
+    return this.renewals;
+  }
+
+  /** Starts keeping these messages alive. */
+  hold(...ids: string[]): void {
+    if (!this.closed && ids.length > 0) this.post({ op: 'hold', ids });
+  }
+
+  /** Stops keeping these messages alive (after ack, reject, or giving them back). */
+  release(...ids: string[]): void {
+    if (!this.closed && ids.length > 0) this.post({ op: 'release', ids });
+  }
+
+  /** Renews the held set now. */
+  renewNow(): void {
+    if (!this.closed) this.post({ op: 'renew' });
+  }
+
+  /** Stops renewing and closes the thread's connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.thread.ref();
+    const exited = once(this.thread, 'exit');
+    this.post({ op: 'close' });
+    const timer = setTimeout(() => void this.thread.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private post(msg: ToLeaseThread): void {
+    this.thread.postMessage(msg);
+  }
+}

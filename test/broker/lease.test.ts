@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { LeaseKeeper } from '../../src/broker/lease/keeper.js';
+import { captureLog } from '../helpers/app.js';
+
+const MODULE = new URL('../fixtures/lease-renewer.ts', import.meta.url);
+
+function lines(file: string): Array<{ at?: number; ids?: string[]; closed?: boolean }> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { at?: number; ids?: string[] });
+}
+
+describe('lease keeper', () => {
+  it('renews the held set from its own thread, also while the main event loop is blocked', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lease-')), 'renewals.jsonl');
+    const log = captureLog();
+    const keeper = await LeaseKeeper.start({ module: MODULE, config: { file }, intervalMs: 50, logger: log.logger });
+    keeper.hold('a', 'b', 'c');
+    keeper.release('b');
+    await new Promise((r) => setTimeout(r, 120));
+    const blockedFrom = Date.now();
+    while (Date.now() - blockedFrom < 600) {
+      // A CPU-bound task holding the event loop.
+    }
+    const blockedTo = Date.now();
+    await keeper.close();
+    const all = lines(file);
+    const during = all.filter((l) => l.at !== undefined && l.at > blockedFrom && l.at < blockedTo);
+    assert.ok(during.length >= 5, `expected renewals while blocked, saw ${during.length}`);
+    for (const l of during) assert.deepEqual(l.ids, ['a', 'c']);
+    assert.deepEqual(all.at(-1), { closed: true }, 'the renewer is closed with the keeper');
+    assert.deepEqual(log.grep('lease renewal failed'), []);
+  });
+
+  it('fails to start with a clear error when the renewer module has no createRenewer', async () => {
+    await assert.rejects(
+      LeaseKeeper.start({ module: new URL('../fixtures/pool-app.ts', import.meta.url), config: {}, intervalMs: 50, logger: captureLog().logger }),
+      /exports no createRenewer/,
+    );
+  });
+});
