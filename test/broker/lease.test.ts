@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LeaseKeeper } from '../../src/broker/lease/keeper.js';
 import { captureLog } from '../helpers/app.js';
+import { serviceSkip } from '../helpers/services.js';
 
 const MODULE = new URL('../fixtures/lease-renewer.ts', import.meta.url);
 
@@ -40,5 +41,34 @@ describe('lease keeper', () => {
       LeaseKeeper.start({ module: new URL('../fixtures/pool-app.ts', import.meta.url), config: {}, intervalMs: 50, logger: captureLog().logger }),
       /exports no createRenewer/,
     );
+  });
+});
+
+describe('redis lease renewer', async () => {
+  const skip = await serviceSkip('redis');
+  it('moves the unacked_index score of held tags only, from its own connection', { skip }, async () => {
+    const { Redis } = await import('ioredis');
+    const url = 'redis://127.0.0.1:6379/11';
+    const redis = new Redis(url);
+    const key = `lease-test-${process.pid}-unacked_index`;
+    try {
+      await redis.zadd(key, 1, 'held', 1, 'other');
+      const keeper = await LeaseKeeper.start({
+        module: new URL('../../src/broker/lease/redis-renewer.ts', import.meta.url),
+        config: { url, unackedIndexKey: key },
+        intervalMs: 30,
+        logger: captureLog().logger,
+      });
+      keeper.hold('held', 'acked-meanwhile');
+      await new Promise((r) => setTimeout(r, 150));
+      await keeper.close();
+      const held = Number(await redis.zscore(key, 'held'));
+      assert.ok(Math.abs(held - Date.now() / 1000) < 5, `score renewed to now, got ${held}`);
+      assert.equal(Number(await redis.zscore(key, 'other')), 1, 'tags not held are left alone');
+      assert.equal(await redis.zscore(key, 'acked-meanwhile'), null, 'a tag no longer in the index is not re-added');
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+    }
   });
 });
