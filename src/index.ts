@@ -12,6 +12,8 @@ export { Request, currentRequest, type DeliveryInfo, type RequestFields } from '
 export { getTaskLogger } from './task/logger.js';
 export { backoffCountdown, type BackoffPolicy } from './task/retry-policy.js';
 export { Signature } from './canvas/signature.js';
+export { Beat, type BeatEntry, type BeatOptions } from './beat/beat.js';
+export { Crontab, crontab, IntervalSchedule, parseCronField, type CrontabSpec, type DueState, type Schedule } from './beat/schedules.js';
 export { Chain, chain } from './canvas/chain.js';
 export { Chord, chord } from './canvas/chord.js';
 export { Chunks, xmap, xstarmap } from './canvas/chunks.js';

@@ -4,14 +4,14 @@ import * as celeriac from '../src/index.js';
 
 it('exports exactly the curated public API', () => {
   assert.deepEqual(Object.keys(celeriac).sort(), [
-    'AlreadyRegistered', 'AsyncResult', 'Celeriac', 'CeleriacError', 'Chain', 'Chord', 'ChordError', 'Chunks', 'CompressionRegistry',
-    'ContentDisallowed', 'DecodeError', 'EXCEPTION_STATES', 'EagerResult', 'EncodeError', 'Group', 'GroupResult', 'Ignore', 'ImproperlyConfigured',
+    'AlreadyRegistered', 'AsyncResult', 'Beat', 'Celeriac', 'CeleriacError', 'Chain', 'Chord', 'ChordError', 'Chunks', 'CompressionRegistry',
+    'ContentDisallowed', 'Crontab', 'DecodeError', 'EXCEPTION_STATES', 'EagerResult', 'EncodeError', 'Group', 'GroupResult', 'Ignore', 'ImproperlyConfigured', 'IntervalSchedule',
     'KeyValueBackend', 'MaxRetriesExceededError', 'MemoryBackend', 'MemoryTransport', 'NotRegistered', 'OperationalError',
     'PROPAGATE_STATES', 'READY_STATES', 'Reject', 'RemoteTaskError', 'Request', 'Retry', 'RuntimeTaskError',
     'SerializerRegistry', 'Signature', 'SoftTimeLimitExceeded', 'States', 'Task', 'TaskError', 'TaskRegistry',
     'TaskRevokedError', 'TimeLimitExceeded', 'TimeoutError', 'TokenBucket', 'UNREADY_STATES', 'Worker', 'WorkerLostError',
-    'argsRepr', 'backoffCountdown', 'chain', 'chord', 'createLogger', 'currentRequest', 'decodeTaskMessage', 'deserializeError',
-    'encodeTaskMessage', 'fromJson', 'getTaskLogger', 'group', 'jsonSerializer', 'kwargsRepr', 'parseLogLevel', 'parseRate', 'precedence',
+    'argsRepr', 'backoffCountdown', 'chain', 'chord', 'createLogger', 'crontab', 'currentRequest', 'decodeTaskMessage', 'deserializeError',
+    'encodeTaskMessage', 'fromJson', 'getTaskLogger', 'group', 'jsonSerializer', 'kwargsRepr', 'parseCronField', 'parseLogLevel', 'parseRate', 'precedence',
     'pyRepr', 'resultFromTuple', 'serializeError', 'silentLogger', 'sleep', 'toJson', 'xmap', 'xstarmap',
   ]);
 });

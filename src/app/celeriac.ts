@@ -16,7 +16,8 @@ import { TransportRegistry } from '../broker/registry.js';
 import { Chain } from '../canvas/chain.js';
 import type { ApplyOptions } from '../canvas/options.js';
 import { Signature, type CanvasApp } from '../canvas/signature.js';
-import { applySettings, defaultSettings, type Settings, type SettingsInput } from '../config/settings.js';
+import type { Schedule } from '../beat/schedules.js';
+import { applySettings, defaultSettings, type PeriodicTaskSpec, type Settings, type SettingsInput } from '../config/settings.js';
 import { ImproperlyConfigured, type Retry } from '../errors/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { CompressionRegistry } from '../protocol/compression.js';
@@ -74,6 +75,8 @@ export class Celeriac implements CanvasApp, ResultContext {
   readonly oid: string = uuid();
   /** Task ids revoked through this app (shared with its in-process workers). */
   readonly revoked = new Set<string>();
+  /** Periodic tasks added with {@link addPeriodicTask}, by entry name (beat runs them). */
+  readonly periodicTasks: Record<string, PeriodicTaskSpec> = {};
   private readonly listeners = new Set<(taskId: string, options: RevokeOptions) => void>();
   private readonly genTaskName: (name: string, module: string | null) => string;
   private readonly router: Router;
@@ -189,6 +192,19 @@ export class Celeriac implements CanvasApp, ResultContext {
   /** A signature of a task by name (it need not be registered here). */
   signature<R = unknown>(name: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Signature<R> {
     return new Signature<R>(name, { args, kwargs, app: this }).set(options);
+  }
+
+  /**
+   * Adds a periodic task for beat (Celery's `add_periodic_task`): `schedule` in seconds or a
+   * `crontab(...)`; the entry is named `name`, else after the signature.
+   *
+   * @example
+   * app.addPeriodicTask(30, add.s(2, 2), { name: 'add every 30s' });
+   * app.addPeriodicTask(crontab({ hour: 7, minute: 30, dayOfWeek: 1 }), test.s('Happy Mondays!'));
+   */
+  addPeriodicTask(schedule: number | Schedule, sig: Signature, options: { name?: string } = {}): void {
+    const name = options.name ?? `${sig.task}(${JSON.stringify(sig.args).slice(1, -1)})`;
+    this.periodicTasks[name] = { task: sig.task, schedule, args: sig.args, kwargs: sig.kwargs, options: sig.options };
   }
 
   /** A chain bound to this app (same as `chain()` for signatures made from tasks). */

@@ -4,7 +4,20 @@
  * where noted.
  */
 import { availableParallelism } from 'node:os';
+import type { Schedule } from '../beat/schedules.js';
 import { ImproperlyConfigured } from '../errors/index.js';
+
+/** A periodic task (`beat_schedule` entry). */
+export interface PeriodicTaskSpec {
+  /** Task name. */
+  task: string;
+  /** Seconds between runs, or a schedule such as `crontab(...)`. */
+  schedule: number | Schedule;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  /** Call options (`queue`, `expires`, `priority`, ...), camelCase or Celery's names. */
+  options?: Record<string, unknown>;
+}
 
 /** A route: where tasks matching a name or pattern go. */
 export interface RouteTarget {
@@ -121,6 +134,12 @@ export interface Settings {
   workerMaxMemoryPerChild: number | null;
   /** Seconds a warm shutdown waits for running tasks before a cold one. @defaultValue null (forever) */
   workerShutdownTimeout: number | null;
+  /** Periodic tasks by entry name, run by `celeriac beat` (or `worker -B`). @defaultValue {} */
+  beatSchedule: Record<string, PeriodicTaskSpec>;
+  /** Where beat keeps each entry's last run; null keeps it in memory. @defaultValue `'celerybeat-schedule.json'` */
+  beatScheduleFilename: string | null;
+  /** Longest sleep between beat's checks, in seconds. @defaultValue 300 */
+  beatMaxLoopInterval: number;
   /** @defaultValue true */
   enableUtc: boolean;
   /** @defaultValue `'UTC'` */
@@ -172,6 +191,9 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     workerMaxTasksPerChild: null,
     workerMaxMemoryPerChild: null,
     workerShutdownTimeout: null,
+    beatSchedule: {},
+    beatScheduleFilename: 'celerybeat-schedule.json',
+    beatMaxLoopInterval: 300,
     enableUtc: true,
     timezone: 'UTC',
   };

@@ -27,6 +27,7 @@ import { traceTask, type TraceOutcome } from '../task/trace.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
 import { expandNodeName } from '../utils/ids.js';
 import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
+import { Beat, type BeatOptions } from '../beat/beat.js';
 import { watchEventLoop } from './loop-watch.js';
 import { RateLimiter } from './rate-limit.js';
 import { requestFromMessage } from './request-from-message.js';
@@ -63,6 +64,8 @@ export interface WorkerOptions {
    * null disables the check. @defaultValue 2
    */
   blockedLoopWarning?: number | null;
+  /** Also run the beat service in this worker (`-B`), with these options. @defaultValue false */
+  beat?: boolean | BeatOptions;
 }
 
 /** The pools a worker can be started with. */
@@ -109,6 +112,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly execution: ExecutionContext;
   private readonly blockedLoopWarning: number | null;
   private stopLoopWatch: (() => void) | undefined;
+  /** The embedded beat service (`-B`), if any. */
+  readonly beat: Beat | undefined;
   /** Recently finished tasks, to name the one that blocked the loop after it returned. */
   private readonly recentlyFinished: Array<{ label: string; startedAt: number; finishedAt: number }> = [];
 
@@ -127,6 +132,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.pool = this.makePool(options, concurrency, runner);
     this.rateLimiter = new RateLimiter(app.conf.workerDisableRateLimits);
     this.blockedLoopWarning = options.blockedLoopWarning === undefined ? 2 : options.blockedLoopWarning;
+    if (options.beat) this.beat = new Beat(app, { logger: this.logger, ...(options.beat === true ? {} : options.beat) });
     this.execution = {
       app,
       logger: this.logger,
@@ -208,6 +214,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.pool.start();
     this.unsubscribeRevoke = this.app.onRevoke((id, opts) => this.onRevoke(id, opts.terminate ?? false, opts.signal));
     this.consumer = await transport.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetch });
+    this.beat?.start();
     if (this.blockedLoopWarning !== null) {
       this.stopLoopWatch = watchEventLoop({ thresholdMs: this.blockedLoopWarning * 1000, onBlocked: (ms) => this.onLoopBlocked(ms) });
     }
@@ -240,6 +247,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     this.unsubscribeRevoke?.();
     this.stopLoopWatch?.();
+    await this.beat?.stop();
     this.rateLimiter.clear();
     // Tasks waiting for their ETA stay unacknowledged: closing the consumer gives them back.
     for (const { timer, release } of this.etaTimers.values()) {
