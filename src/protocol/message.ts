@@ -160,11 +160,11 @@ function optString(v: unknown, field: string): string | null {
   return v;
 }
 
-function optTime(v: unknown, field: string): Date | null {
+function optTime(v: unknown, field: string, naiveIsLocal = false): Date | null {
   const s = optString(v, field);
   if (s === null) return null;
   try {
-    return parseIso(s);
+    return parseIso(s, naiveIsLocal);
   } catch (err) {
     throw new DecodeError(`task message field '${field}': ${(err as Error).message}`, { cause: err });
   }
@@ -274,8 +274,9 @@ function decodeV1(body: unknown, message: TransportMessage): DecodedTask {
       chain: null,
       chord: isRecord(chord) && typeof chord['task'] === 'string' ? (chord as unknown as SignatureDict) : null,
     },
-    eta: optTime(body['eta'], 'eta'),
-    expires: optTime(body['expires'], 'expires'),
+    // Protocol 1 senders with utc=False wrote naive local times.
+    eta: optTime(body['eta'], 'eta', body['utc'] === false),
+    expires: optTime(body['expires'], 'expires', body['utc'] === false),
     retries: typeof body['retries'] === 'number' ? body['retries'] : 0,
     timelimit: toTimelimit(body['timelimit']),
     properties: message.properties,

@@ -11,13 +11,14 @@ export function toPythonIso(date: Date, aware: boolean): string {
 
 /**
  * Parses an ISO 8601 time as Python writes it (six fractional digits, `+00:00` or no offset).
- * A time without an offset is taken as UTC, as Celery does with `utc=True`.
+ * A time without an offset is taken as UTC, as Celery does with `utc=True`, or as local time with
+ * `naiveIsLocal` (protocol 1 messages sent with `utc=False`).
  */
-export function parseIso(value: string): Date {
+export function parseIso(value: string, naiveIsLocal = false): Date {
   const m = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/.exec(value.trim());
   if (!m) throw new RangeError(`not an ISO 8601 time: '${value}'`);
   const frac = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
-  const zone = m[3] ?? 'Z';
+  const zone = m[3] ?? (naiveIsLocal ? '' : 'Z');
   const date = new Date(`${m[1]!.replace(' ', 'T')}.${frac}${zone}`);
   if (Number.isNaN(date.getTime())) throw new RangeError(`not an ISO 8601 time: '${value}'`);
   return date;

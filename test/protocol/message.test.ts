@@ -347,6 +347,16 @@ describe('decodeTaskMessage: protocol v1', () => {
     assert.deepEqual(d.embed, { callbacks: null, errbacks: null, chain: null, chord: null });
   });
 
+  it('reads naive eta/expires as local time when the v1 sender had utc=False, as UTC otherwise', () => {
+    const naive = '2026-11-24T10:00:00.000000';
+    const local = decodeTaskMessage(v1Message({ task: 't', id: 'i', eta: naive, expires: naive, utc: false }), jsonCodecs());
+    const expected = new Date(2026, 10, 24, 10, 0, 0).getTime();
+    assert.equal(local.eta?.getTime(), expected);
+    assert.equal(local.expires?.getTime(), expected);
+    const utc = decodeTaskMessage(v1Message({ task: 't', id: 'i', eta: naive }), jsonCodecs());
+    assert.equal(utc.eta?.toISOString(), '2026-11-24T10:00:00.000Z');
+  });
+
   it('rejects a v1 body without id or with kwargs that are not a dict', () => {
     assert.throws(() => decodeTaskMessage(v1Message({ task: 't' }), jsonCodecs()), {
       name: 'DecodeError', message: /protocol v1 task message has no id/,
