@@ -105,6 +105,11 @@ export class Celeriac implements CanvasApp, ResultContext {
     return { serializers: this.serializers, compression: this.compression, accept: this.conf.acceptContent };
   }
 
+  /** `task_always_eager`: calls run locally instead of being sent. */
+  get alwaysEager(): boolean {
+    return this.conf.taskAlwaysEager;
+  }
+
   /** The app, as results see it. */
   get resultContext(): ResultContext {
     return this;

@@ -79,6 +79,7 @@ export class Chain<R = unknown> extends Signature<R> {
         ];
       }
     }
+    if (app.alwaysEager) return eagerChain(steps, args, kwargs, sendOptions) as Promise<AsyncResult<R>>;
     let result: AsyncResult | null = null;
     for (const step of steps) {
       const frozen = step.freeze();
@@ -92,6 +93,15 @@ export class Chain<R = unknown> extends Signature<R> {
   override toJSON(): SignatureDict {
     return { ...super.toJSON(), kwargs: { tasks: this.tasks.map((t) => t.toJSON()) } };
   }
+}
+
+/** Eager mode: each step runs in place, in order, with the previous step's value. */
+async function eagerChain(steps: Signature[], args: unknown[], kwargs: Record<string, unknown>, options: ApplyOptions): Promise<AsyncResult> {
+  let result = await steps[0]!.applyAsync(args, kwargs, options);
+  for (const step of steps.slice(1)) {
+    result = await step.applyAsync([await result.get({ disableSyncSubtasks: false })], {}, options);
+  }
+  return result;
 }
 
 /** A result handle like `result`, with `parent` set (results are immutable handles). */

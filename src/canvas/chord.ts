@@ -90,6 +90,12 @@ export class Chord<R = unknown> extends Signature<R> {
       await body.applyAsync([[]], {}, sendOptions);
       return app.asyncResult(bodyResult.id, new GroupResult(groupId, app.resultContext, [])) as AsyncResult<R>;
     }
+    if (app.alwaysEager) {
+      // Eager: the header ran in place; its values go straight to the body.
+      const eagerHeader = await header.applyAsync([], {}, { ...sendOptions, taskId: groupId });
+      const values = await eagerHeader.get({ disableSyncSubtasks: false });
+      return body.applyAsync([values], {}, sendOptions);
+    }
     const headerResult = header.freeze(groupId);
     const bodyDict: SignatureDict = { ...body.toJSON(), chord_size: header.tasks.length };
     const backend = await app.getBackend();

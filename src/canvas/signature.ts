@@ -20,6 +20,8 @@ export interface CanvasApp {
   readonly resultContext: ResultContext;
   /** The app's result backend (chords count their parts there). */
   getBackend(): Promise<ResultBackend>;
+  /** Whether calls run locally instead of being sent (`task_always_eager`). */
+  readonly alwaysEager: boolean;
 }
 
 type SignatureParser = (dict: SignatureDict, app: CanvasApp | null) => Signature;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EagerResult, States, Task } from '../../src/index.js';
+import { chain, chord, EagerResult, group, States, Task } from '../../src/index.js';
 import { testApp } from '../helpers/app.js';
 
 describe('eager execution', () => {
@@ -56,5 +56,24 @@ describe('eager execution', () => {
     const r = await flaky.apply();
     assert.equal(await r.get(), 'ok after 2 retries');
     assert.equal(calls, 3);
+  });
+});
+
+describe('eager canvas (task_always_eager)', () => {
+  it('runs chains, groups and chords in place, sending nothing', async () => {
+    const { app } = testApp({ taskAlwaysEager: true });
+    const add = app.task(function add(x: number, y: number) {
+      return x + y;
+    }, { name: 'tasks.add' });
+    const tsum = app.task(function tsum(xs: number[]) {
+      return xs.reduce((a, b) => a + b, 0);
+    }, { name: 'tasks.tsum' });
+    const c = await chain(add.s(1, 2), add.s(3)).applyAsync();
+    assert.equal(await c.get({ timeout: 2 }), 6);
+    const g = await group(add.s(1, 1), add.s(2, 2)).applyAsync();
+    assert.deepEqual(await g.get({ timeout: 2 }), [2, 4]);
+    const ch = await chord([add.s(1, 1), add.s(2, 2)], tsum.s()).applyAsync();
+    assert.equal(await ch.get({ timeout: 2 }), 6);
+    assert.equal(await (await app.getTransport()).size('celery'), 0);
   });
 });
