@@ -73,7 +73,6 @@ export interface ResultBackend {
   readonly chords?: ChordStore | undefined;
   /** Driver name for logs. */
   readonly driver: string;
-  /** Whether `storeResult` is cheap to skip for states nobody waits on (rpc:// sends all). */
   connect(): Promise<void>;
   close(): Promise<void>;
   /** Stores a record (overwriting; a SUCCESS record is never overwritten by a later state). */
