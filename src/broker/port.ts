@@ -10,6 +10,7 @@
  * - prefetch: how many unacknowledged deliveries a consumer may hold at once.
  * - redelivered: true when a message was delivered before and came back without an ack.
  */
+import type { Logger } from '../logging/logger.js';
 import type { TransportMessage } from '../protocol/message.js';
 
 /** Where a message is published to. */
@@ -110,6 +111,8 @@ export interface TransportOptions {
   url: string;
   /** Driver-specific options (`broker_transport_options`). */
   transportOptions: Record<string, unknown>;
+  /** Where the driver logs (reconnects, lease trouble). @defaultValue silent */
+  logger?: Logger;
 }
 
 /** Creates a driver for a URL. */

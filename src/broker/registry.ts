@@ -3,6 +3,7 @@
  * AMQP client; a scheme nobody registered raises ImproperlyConfigured naming the known ones.
  */
 import { ImproperlyConfigured } from '../errors/index.js';
+import type { Logger } from '../logging/logger.js';
 import type { TransportFactory, TransportOptions, Transport } from './port.js';
 
 /** Registry of broker drivers; each app has its own copy of the built-in table. */
@@ -11,6 +12,7 @@ export class TransportRegistry {
 
   constructor() {
     this.register('memory', async (o) => new (await import('./memory/transport.js')).MemoryTransport(o));
+    this.register('sqlite', async (o) => new (await import('./sqlite/transport.js')).SqliteTransport(o));
   }
 
   /** Adds a driver for a URL scheme (`memory`, `redis`, ...). */
@@ -24,7 +26,7 @@ export class TransportRegistry {
   }
 
   /** Creates the driver for a URL. */
-  async create(url: string, transportOptions: Record<string, unknown> = {}): Promise<Transport> {
+  async create(url: string, transportOptions: Record<string, unknown> = {}, logger?: Logger): Promise<Transport> {
     const scheme = schemeOf(url, 'broker');
     const factory = this.factories.get(scheme);
     if (!factory) {
@@ -32,7 +34,7 @@ export class TransportRegistry {
         `unknown broker scheme '${scheme}' in '${redactUrl(url)}' (known: ${this.schemes().join(', ')})`,
       );
     }
-    const options: TransportOptions = { url, transportOptions };
+    const options: TransportOptions = { url, transportOptions, ...(logger ? { logger } : {}) };
     return factory(options);
   }
 }

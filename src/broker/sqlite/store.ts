@@ -1,0 +1,231 @@
+/**
+ * The SQLite broker's tables and statements. One file holds every queue; any number of processes
+ * may open it at once (WAL mode, a busy timeout for the short write locks).
+ *
+ * - `celeriac_messages`: one row per message in one queue. A ready message has `reserved_by`
+ *   NULL; a reserved one names its consumer and `visible_at` (epoch ms) is when its lease runs
+ *   out. Reserving is one `UPDATE ... RETURNING` statement, atomic under SQLite's write lock, so a
+ *   message goes to exactly one consumer. Ack deletes the row, only while the acking consumer
+ *   still holds it.
+ * - `celeriac_bindings`: exchange bindings, shared by every process (kombu's `_kombu.binding.*`).
+ *
+ * URL paths follow SQLAlchemy (as Celery users know them): `sqlite:///relative.db`,
+ * `sqlite:////absolute/path.db`; `sqlite://` alone is `celeriac.sqlite` in the working directory.
+ */
+import { resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
+import type { TransportMessage } from '../../protocol/message.js';
+import type { ExchangeType, Route } from '../port.js';
+import { topicPattern } from '../virtual/exchange.js';
+
+/** The file used by `sqlite://` with no path. */
+export const DEFAULT_SQLITE_FILE = 'celeriac.sqlite';
+
+/** The database file a `sqlite://` (or `db+sqlite://`) URL names, resolved against the cwd. */
+export function sqlitePath(url: string): string {
+  const m = /^(?:db\+)?sqlite:\/\/(.*)$/i.exec(url);
+  if (!m) throw new ImproperlyConfigured(`not a sqlite URL: '${url}' (expected sqlite:///relative.db or sqlite:////absolute.db)`);
+  const rest = m[1]!.split('?')[0]!;
+  if (rest === '' || rest === '/') return resolve(DEFAULT_SQLITE_FILE);
+  if (!rest.startsWith('/')) {
+    throw new ImproperlyConfigured(`bad sqlite URL '${url}': the path comes after a third slash, sqlite:///${rest}`);
+  }
+  return resolve(rest.slice(1));
+}
+
+/** Opens a database file with the settings every celeriac connection uses. */
+export async function openDatabase(path: string, busyTimeoutMs = 10_000): Promise<BetterSqlite3.Database> {
+  let Database: typeof BetterSqlite3;
+  try {
+    Database = (await import('better-sqlite3')).default;
+  } catch (err) {
+    throw new ImproperlyConfigured(`the SQLite driver needs the better-sqlite3 package: npm install better-sqlite3 (${(err as Error).message})`);
+  }
+  try {
+    const db = new Database(path, { timeout: busyTimeoutMs });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    return db;
+  } catch (err) {
+    throw new OperationalError(`cannot open SQLite database ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A reserved row. */
+export interface MessageRow {
+  id: number;
+  queue: string;
+  priority: number;
+  body: Buffer;
+  content_type: string;
+  content_encoding: string;
+  headers: string;
+  properties: string;
+  exchange: string;
+  routing_key: string;
+  redelivered: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS celeriac_messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  body BLOB NOT NULL,
+  content_type TEXT NOT NULL,
+  content_encoding TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  properties TEXT NOT NULL,
+  exchange TEXT NOT NULL,
+  routing_key TEXT NOT NULL,
+  redelivered INTEGER NOT NULL DEFAULT 0,
+  reserved_by TEXT,
+  visible_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS celeriac_messages_ready ON celeriac_messages (queue, reserved_by, priority DESC, id);
+CREATE INDEX IF NOT EXISTS celeriac_messages_leases ON celeriac_messages (reserved_by, visible_at);
+CREATE TABLE IF NOT EXISTS celeriac_exchanges (name TEXT PRIMARY KEY, type TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS celeriac_bindings (
+  exchange TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  routing_key TEXT NOT NULL,
+  PRIMARY KEY (exchange, queue, routing_key)
+);
+`;
+
+/** The broker's statements on one connection. */
+export class SqliteStore {
+  private readonly insert: BetterSqlite3.Statement;
+  private readonly ackStmt: BetterSqlite3.Statement;
+  private readonly requeueStmt: BetterSqlite3.Statement;
+  private readonly releaseAll: BetterSqlite3.Statement;
+  private readonly restoreStmt: BetterSqlite3.Statement;
+  private readonly sizeStmt: BetterSqlite3.Statement;
+  private readonly purgeStmt: BetterSqlite3.Statement;
+  private readonly exchangeType: BetterSqlite3.Statement;
+  private readonly bindingsOf: BetterSqlite3.Statement;
+  private readonly addExchange: BetterSqlite3.Statement;
+  private readonly addBinding: BetterSqlite3.Statement;
+  private readonly reserveStmts = new Map<string, BetterSqlite3.Statement>();
+  private readonly publishMany: (rows: Array<[string, number, TransportMessage, Route]>) => void;
+
+  constructor(readonly db: BetterSqlite3.Database) {
+    db.exec(SCHEMA);
+    this.insert = db.prepare(
+      `INSERT INTO celeriac_messages (queue, priority, body, content_type, content_encoding, headers, properties, exchange, routing_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.ackStmt = db.prepare('DELETE FROM celeriac_messages WHERE id = ? AND reserved_by = ?');
+    this.requeueStmt = db.prepare(
+      'UPDATE celeriac_messages SET reserved_by = NULL, visible_at = 0, redelivered = 1 WHERE id = ? AND reserved_by = ?',
+    );
+    this.releaseAll = db.prepare('UPDATE celeriac_messages SET reserved_by = NULL, visible_at = 0, redelivered = 1 WHERE reserved_by = ?');
+    this.restoreStmt = db.prepare(
+      'UPDATE celeriac_messages SET reserved_by = NULL, visible_at = 0, redelivered = 1 WHERE reserved_by IS NOT NULL AND visible_at < ?',
+    );
+    this.sizeStmt = db.prepare('SELECT count(*) AS n FROM celeriac_messages WHERE queue = ? AND reserved_by IS NULL');
+    this.purgeStmt = db.prepare('DELETE FROM celeriac_messages WHERE queue = ? AND reserved_by IS NULL');
+    this.exchangeType = db.prepare('SELECT type FROM celeriac_exchanges WHERE name = ?');
+    this.bindingsOf = db.prepare('SELECT queue, routing_key FROM celeriac_bindings WHERE exchange = ?');
+    this.addExchange = db.prepare('INSERT OR IGNORE INTO celeriac_exchanges (name, type) VALUES (?, ?)');
+    this.addBinding = db.prepare('INSERT OR IGNORE INTO celeriac_bindings (exchange, queue, routing_key) VALUES (?, ?, ?)');
+    this.publishMany = db.transaction((rows: Array<[string, number, TransportMessage, Route]>) => {
+      for (const [queue, priority, m, route] of rows) {
+        this.insert.run(
+          queue,
+          priority,
+          m.body,
+          m.contentType,
+          m.contentEncoding,
+          JSON.stringify(m.headers),
+          JSON.stringify(m.properties),
+          route.exchange,
+          route.routingKey,
+        );
+      }
+    });
+  }
+
+  declareExchange(name: string, type: ExchangeType): void {
+    if (name !== '') this.addExchange.run(name, type);
+  }
+
+  bind(exchange: string, type: ExchangeType, queue: string, routingKey: string): void {
+    if (exchange === '') return;
+    this.addExchange.run(exchange, type);
+    this.addBinding.run(exchange, queue, routingKey);
+  }
+
+  /** The queues a route delivers to (see ExchangeTable.lookup for the rules). */
+  lookup(route: Route): string[] {
+    if (route.exchange === '') return [route.routingKey];
+    const ex = this.exchangeType.get(route.exchange) as { type: ExchangeType } | undefined;
+    if (!ex) return [route.routingKey];
+    const bindings = this.bindingsOf.all(route.exchange) as Array<{ queue: string; routing_key: string }>;
+    const match =
+      ex.type === 'fanout'
+        ? bindings
+        : ex.type === 'topic'
+          ? bindings.filter((b) => topicPattern(b.routing_key).test(route.routingKey))
+          : bindings.filter((b) => b.routing_key === route.routingKey);
+    return [...new Set(match.map((b) => b.queue))];
+  }
+
+  /** Stores a message in every queue its route leads to, in one transaction. */
+  publish(message: TransportMessage, route: Route, priority: number): void {
+    const queues = this.lookup(route);
+    this.publishMany(queues.map((q) => [q, priority, message, route]));
+  }
+
+  /** Reserves up to `limit` ready messages of `queues` for `consumer`, best first. */
+  reserve(queues: readonly string[], consumer: string, limit: number, leaseUntil: number): MessageRow[] {
+    const key = `${queues.length}`;
+    let stmt = this.reserveStmts.get(key);
+    if (!stmt) {
+      const marks = queues.map(() => '?').join(', ');
+      stmt = this.db.prepare(
+        `UPDATE celeriac_messages SET reserved_by = ?, visible_at = ?
+         WHERE id IN (SELECT id FROM celeriac_messages WHERE queue IN (${marks}) AND reserved_by IS NULL
+                      ORDER BY priority DESC, id LIMIT ?)
+         RETURNING id, queue, priority, body, content_type, content_encoding, headers, properties, exchange, routing_key, redelivered`,
+      );
+      this.reserveStmts.set(key, stmt);
+    }
+    const rows = stmt.all(consumer, leaseUntil, ...queues, limit) as MessageRow[];
+    return rows.sort((a, b) => b.priority - a.priority || a.id - b.id);
+  }
+
+  /** Deletes a message the consumer holds; false if it no longer holds it. */
+  ack(id: number, consumer: string): boolean {
+    return this.ackStmt.run(id, consumer).changes > 0;
+  }
+
+  /** Makes a held message ready again, marked redelivered. */
+  requeue(id: number, consumer: string): boolean {
+    return this.requeueStmt.run(id, consumer).changes > 0;
+  }
+
+  /** Makes every message a consumer holds ready again. */
+  release(consumer: string): number {
+    return this.releaseAll.run(consumer).changes;
+  }
+
+  /** Makes messages whose lease ran out before `now` ready again; returns how many. */
+  restoreExpired(now: number): number {
+    return this.restoreStmt.run(now).changes;
+  }
+
+  size(queue: string): number {
+    return (this.sizeStmt.get(queue) as { n: number }).n;
+  }
+
+  purge(queue: string): number {
+    return this.purgeStmt.run(queue).changes;
+  }
+
+  /** Changes whenever another connection commits (cheap change detection for polling). */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+}
