@@ -17,7 +17,7 @@ brokerConformance('memory://', async () => {
 });
 
 backendConformance('memory://', async () => {
-  const backend = new MemoryBackend({ url: 'memory://', expiresSeconds: 60, backendOptions: {} });
+  const backend = new MemoryBackend({ expiresSeconds: 60 });
   await backend.connect();
   return {
     create: async () => backend,
