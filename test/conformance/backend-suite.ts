@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { ResultBackend, TaskMeta } from '../../src/backends/port.js';
 import { TimeoutError } from '../../src/errors/index.js';
+import { toPythonIso } from '../../src/utils/time.js';
 import type { BackendHarness } from './harness.js';
 
 /** A Celery task record. */
@@ -151,7 +152,7 @@ export function backendConformance(name: string, harness: () => Promise<BackendH
 
     it('runs cleanup without losing fresh records', { skip }, async () => {
       const taskId = id('fresh');
-      await backend.storeResult(record(taskId, 'SUCCESS', 'keep'));
+      await backend.storeResult(record(taskId, 'SUCCESS', 'keep', { date_done: toPythonIso(new Date(), false) }));
       await backend.cleanup();
       assert.equal((await backend.getTaskMeta(taskId)).result, 'keep');
     });
