@@ -5,11 +5,12 @@ import { Celeriac, getTaskLogger, Task } from '../src/index.js';
 
 const logger = getTaskLogger('tasks');
 
-/** The app. The broker and backend come from the environment, defaulting to memory:// here. */
-export const app = new Celeriac('examples', {
-  broker: process.env['CELERIAC_BROKER_URL'] ?? 'memory://',
-  backend: process.env['CELERIAC_RESULT_BACKEND'] ?? 'memory://',
-});
+/**
+ * The app. With no broker or backend configured it uses the embedded default: the SQLite file
+ * `celeriac.sqlite` in the working directory, shared by every process started here
+ * (`CELERIAC_BROKER_URL` / `CELERIAC_RESULT_BACKEND` point it elsewhere, e.g. redis://).
+ */
+export const app = new Celeriac('examples');
 
 /** The guide's first task. */
 export const add = app.task(function add(x: number, y: number): number {
@@ -52,7 +53,7 @@ export const sendStatus = app.task(
 export const upload = app.task(
   async function upload(self: Task, filename: string, chunks: number) {
     for (let i = 1; i <= chunks; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 80));
       await self.updateState({ state: 'PROGRESS', meta: { current: i, total: chunks } });
     }
     return { filename, chunks };

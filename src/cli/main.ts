@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import type { Celeriac } from '../app/celeriac.js';
+import { Beat } from '../beat/beat.js';
 import { CeleriacError } from '../errors/index.js';
 import { createLogger, parseLogLevel, type Logger } from '../logging/logger.js';
 import { Worker } from '../worker/worker.js';
@@ -39,6 +40,8 @@ interface WorkerCliOpts {
   optimization?: 'default' | 'fair';
   maxTasksPerChild?: string;
   maxMemoryPerChild?: string;
+  beat?: boolean;
+  schedule?: string;
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -91,6 +94,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .addOption(new Option('-O, --optimization <profile>', "'fair': give a pool child work only when it is free").choices(['default', 'fair']))
     .option('--max-tasks-per-child <n>', 'replace a pool child after this many tasks')
     .option('--max-memory-per-child <KiB>', 'replace a pool child whose memory exceeds this after a task')
+    .option('-B, --beat', 'also run the beat service (periodic tasks) in this worker')
+    .option('-s, --schedule <file>', 'with -B: where beat keeps the last run of each entry')
     .action(async (opts: CommonOpts & WorkerCliOpts) => {
       const { app } = await prepare(opts, io);
       const logger = createLogger({ level: parseLogLevel(opts.loglevel), sink: io.err });
@@ -101,6 +106,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
         appModule: opts.app,
         logLevel: opts.loglevel,
         fair: opts.optimization === 'fair',
+        ...(opts.beat ? { beat: opts.schedule ? { scheduleFile: opts.schedule } : true } : {}),
         ...(opts.maxTasksPerChild ? { maxTasksPerChild: positiveInt(opts.maxTasksPerChild, '--max-tasks-per-child') } : {}),
         ...(opts.maxMemoryPerChild ? { maxMemoryPerChild: positiveInt(opts.maxMemoryPerChild, '--max-memory-per-child') } : {}),
         ...(opts.queues ? { queues: opts.queues.split(',').map((q) => q.trim()).filter(Boolean) } : {}),
@@ -111,6 +117,28 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       await worker.start();
       await worker.done;
       removeHandlers();
+      await app.close();
+    });
+
+  common(program.command('beat').description('run the beat service: send periodic tasks when they are due'))
+    .option('-s, --schedule <file>', 'where beat keeps the last run of each entry (default: beat_schedule_filename)')
+    .option('--max-interval <seconds>', 'longest sleep between checks')
+    .action(async (opts: CommonOpts & { schedule?: string; maxInterval?: string }) => {
+      const { app } = await prepare(opts, io);
+      const logger = createLogger({ level: parseLogLevel(opts.loglevel), sink: io.err });
+      const beat = new Beat(app, {
+        logger,
+        ...(opts.schedule ? { scheduleFile: opts.schedule } : {}),
+        ...(opts.maxInterval ? { maxInterval: positiveInt(opts.maxInterval, '--max-interval') } : {}),
+      });
+      for (const e of beat.entries.values()) io.out(`${e.name}: ${e.task} ${String(e.schedule)}`);
+      beat.start();
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await beat.stop();
       await app.close();
     });
 

@@ -50,13 +50,13 @@ export interface QueueDefinition {
 
 /** All settings, with their defaults. Times in seconds unless the name says otherwise. */
 export interface Settings {
-  /** Broker URL. @defaultValue `$CELERIAC_BROKER_URL`, else `memory://` */
+  /** Broker URL. @defaultValue `$CELERIAC_BROKER_URL`, else `sqlite://` (the file `celeriac.sqlite` here) */
   brokerUrl: string;
   /** Driver options of the broker (`visibility_timeout`, ...). @defaultValue {} */
   brokerTransportOptions: Record<string, unknown>;
   /** Give up connecting to the broker after this many seconds. @defaultValue 30 */
   brokerConnectionTimeout: number;
-  /** Result backend URL; null disables results. @defaultValue `$CELERIAC_RESULT_BACKEND`, else null */
+  /** Result backend URL; null disables results. @defaultValue `$CELERIAC_RESULT_BACKEND`, else `db+sqlite://` (`celeriac.sqlite` here) */
   resultBackend: string | null;
   /** Driver options of the backend. @defaultValue {} */
   resultBackendTransportOptions: Record<string, unknown>;
@@ -149,10 +149,10 @@ export interface Settings {
 /** Defaults of every setting. Environment variables are read when an app is created. */
 export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
-    brokerUrl: env['CELERIAC_BROKER_URL'] || 'memory://',
+    brokerUrl: env['CELERIAC_BROKER_URL'] || 'sqlite://',
     brokerTransportOptions: {},
     brokerConnectionTimeout: 30,
-    resultBackend: env['CELERIAC_RESULT_BACKEND'] || null,
+    resultBackend: env['CELERIAC_RESULT_BACKEND'] || 'db+sqlite://',
     resultBackendTransportOptions: {},
     resultExpires: 86400,
     resultExtended: false,

@@ -109,7 +109,7 @@ export class Retry extends CeleriacError {
         : typeof options.when === 'number'
           ? ` in ${options.when}s`
           : '';
-    const why = options.exc instanceof Error ? `: ${options.exc.name}(${options.exc.message})` : '';
+    const why = options.exc instanceof Error ? `: ${options.exc.name}('${options.exc.message.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}')` : '';
     return `Retry${when}${why}`;
   }
 }
