@@ -134,13 +134,18 @@ class CounterChordStore implements ChordStore {
 export class KeyValueBackend implements ResultBackend {
   readonly chords: ChordStore | undefined;
 
+  /**
+   * @param chords the store's own chord bookkeeping; by default a counter on `incr` when the
+   * store has it, else none (chords then use `celery.chord_unlock`).
+   */
   constructor(
     readonly driver: string,
     protected readonly store: KeyValueStore,
     protected readonly expiresSeconds: number | null,
+    chords?: ChordStore,
   ) {
     const incr = store.incr;
-    this.chords = incr ? new CounterChordStore(this, store as KeyValueStore & { incr: typeof incr }, expiresSeconds) : undefined;
+    this.chords = chords ?? (incr ? new CounterChordStore(this, store as KeyValueStore & { incr: typeof incr }, expiresSeconds) : undefined);
   }
 
   connect(): Promise<void> {

@@ -13,6 +13,9 @@ export class BackendRegistry {
     const memory: BackendFactory = async (o) => new (await import('./memory/backend.js')).MemoryBackend(o);
     this.register('memory', memory);
     this.register('cache+memory', memory);
+    const redis: BackendFactory = async (o) => new (await import('./redis/backend.js')).RedisBackend(o);
+    this.register('redis', redis);
+    this.register('rediss', redis);
     const database: BackendFactory = async (o) => new (await import('./sql/backend.js')).SqlBackend(o);
     for (const scheme of ['db+sqlite', 'db+postgresql', 'db+postgres', 'db+postgresql+psycopg2', 'db+mysql', 'db+mysql+pymysql', 'db+mysql+mysqldb', 'db+mariadb']) {
       this.register(scheme, database);

@@ -13,6 +13,9 @@ export class TransportRegistry {
   constructor() {
     this.register('memory', async (o) => new (await import('./memory/transport.js')).MemoryTransport(o));
     this.register('sqlite', async (o) => new (await import('./sqlite/transport.js')).SqliteTransport(o));
+    const redis: TransportFactory = async (o) => new (await import('./redis/transport.js')).RedisTransport(o);
+    this.register('redis', redis);
+    this.register('rediss', redis);
   }
 
   /** Adds a driver for a URL scheme (`memory`, `redis`, ...). */

@@ -1,0 +1,149 @@
+/**
+ * Redis result backend: `redis://[:password@]host:port/db`, `rediss://`. Records exactly as
+ * Celery's RedisBackend keeps them: JSON under `celery-task-meta-<id>` with `result_expires` as
+ * the key's TTL, saved groups under `celery-taskset-meta-<id>`, and a PUBLISH of the record on
+ * the key's own channel when a task is ready, which `get()` subscribes to (no polling).
+ *
+ * Chords use Celery's Redis format, so Python and celeriac header tasks can finish each other's
+ * chords: the chord size under `celery-taskset-meta-<group>.s`, each finished part as
+ * `[1, task id, state, result]` in the zset `...j` scored by its position in the header, and
+ * `...t` for size adjustments; the part whose ZADD makes the count reach the size applies the body.
+ */
+import type { Redis as RedisClient } from 'ioredis';
+import { connectRedis } from '../../broker/redis/transport.js';
+import { fromJson, toJson } from '../../protocol/json.js';
+import { GROUP_KEY_PREFIX, KeyValueBackend, type KeyValueStore } from '../base.js';
+import type { BackendOptions, ChordPart, ChordStore } from '../port.js';
+
+class RedisStore implements KeyValueStore {
+  client: RedisClient | undefined;
+  private subscriber: RedisClient | undefined;
+  private readonly listeners = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly url: string,
+    private readonly connectTimeoutMs: number,
+  ) {}
+
+  private get redis(): RedisClient {
+    if (!this.client) throw new Error('redis result backend is not connected');
+    return this.client;
+  }
+
+  async connect(): Promise<void> {
+    this.client ??= await connectRedis(this.url, this.connectTimeoutMs);
+  }
+
+  async close(): Promise<void> {
+    const { client, subscriber } = this;
+    this.client = undefined;
+    this.subscriber = undefined;
+    subscriber?.disconnect();
+    await client?.quit().catch(() => client.disconnect());
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.redis.get(key);
+  }
+
+  async set(key: string, value: string, ttlSeconds: number | null): Promise<void> {
+    if (ttlSeconds !== null && ttlSeconds > 0) await this.redis.set(key, value, 'EX', Math.ceil(ttlSeconds));
+    else await this.redis.set(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.redis.del(key);
+  }
+
+  async publish(key: string, value: string): Promise<void> {
+    await this.redis.publish(key, value);
+  }
+
+  async subscribe(key: string, onChange: () => void): Promise<() => Promise<void>> {
+    if (!this.subscriber) {
+      const sub = this.redis.duplicate();
+      sub.on('error', () => undefined);
+      sub.on('message', (channel: string) => {
+        for (const cb of this.listeners.get(channel) ?? []) cb();
+      });
+      this.subscriber = sub;
+    }
+    const sub = this.subscriber;
+    let set = this.listeners.get(key);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(key, set);
+      await sub.subscribe(key);
+    }
+    set.add(onChange);
+    return async () => {
+      const current = this.listeners.get(key);
+      current?.delete(onChange);
+      if (current && current.size === 0) {
+        this.listeners.delete(key);
+        await sub.unsubscribe(key).catch(() => undefined);
+      }
+    };
+  }
+
+  async incr(key: string, ttlSeconds: number | null): Promise<number> {
+    const multi = this.redis.multi().incr(key);
+    if (ttlSeconds !== null && ttlSeconds > 0) multi.expire(key, Math.ceil(ttlSeconds));
+    const res = await multi.exec();
+    return Number(res?.[0]?.[1] ?? 0);
+  }
+}
+
+/** Celery's Redis chord bookkeeping (see the file header). */
+class RedisChordStore implements ChordStore {
+  constructor(
+    private readonly store: RedisStore,
+    private readonly expiresSeconds: number | null,
+  ) {}
+
+  private get client(): RedisClient {
+    if (!this.store.client) throw new Error('redis result backend is not connected');
+    return this.store.client;
+  }
+
+  async prepare(groupId: string, memberIds: readonly string[]): Promise<void> {
+    await this.store.set(`${GROUP_KEY_PREFIX}${groupId}.s`, String(memberIds.length), this.expiresSeconds);
+  }
+
+  async partReturned(groupId: string, part: ChordPart): Promise<ChordPart[] | null> {
+    const base = `${GROUP_KEY_PREFIX}${groupId}`;
+    const [jkey, tkey, skey] = [`${base}.j`, `${base}.t`, `${base}.s`];
+    const multi = this.client
+      .multi()
+      .zadd(jkey, String(part.index), toJson([1, part.taskId, part.state, part.result]))
+      .zcount(jkey, '-inf', '+inf')
+      .get(tkey)
+      .get(skey);
+    if (this.expiresSeconds) {
+      const ttl = Math.ceil(this.expiresSeconds);
+      multi.expire(jkey, ttl).expire(tkey, ttl).expire(skey, ttl);
+    }
+    const res = (await multi.exec()) ?? [];
+    const ready = Number(res[1]?.[1] ?? 0);
+    const diff = Number(res[2]?.[1] ?? 0);
+    const size = res[3]?.[1];
+    if (size === null || size === undefined) return null;
+    if (ready !== Number(size) + diff) return null;
+    const entries = await this.client.zrange(jkey, '0', '-1');
+    await this.client.del(jkey, tkey, skey);
+    return entries.map((text, index) => {
+      const [, taskId, state, result] = fromJson(text) as [number, string, string, unknown];
+      return { taskId, index, state, result };
+    });
+  }
+}
+
+/** The Redis result backend. */
+export class RedisBackend extends KeyValueBackend {
+  constructor(options: BackendOptions) {
+    const o = options.backendOptions;
+    const timeout = typeof o['connectTimeout'] === 'number' ? o['connectTimeout'] * 1000 : 10_000;
+    const store = new RedisStore(options.url, timeout);
+    super('redis', store, options.expiresSeconds, new RedisChordStore(store, options.expiresSeconds));
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * A Redis consumer: list queues through atomic batch reserves and BRPOP wake-ups on a connection
+ * of its own; queues bound to fanout exchanges through pub/sub (no acks there, as in kombu).
+ */
+import type { Redis as RedisClient } from 'ioredis';
+import type { Consumer, Delivery, DeliveryHandler } from '../port.js';
+import { fromEnvelope, PRIORITY_STEPS, queueOfKey, SEP, type Unpacked } from './envelope.js';
+import type { RedisTransport } from './transport.js';
+
+/** Most messages reserved at once without a prefetch limit. */
+const UNLIMITED_BATCH = 100;
+/** Where messages that are not kombu envelopes are parked for inspection. */
+export const UNDECODABLE_KEY = 'celeriac.undecodable';
+
+/** @internal */
+export class RedisConsumer implements Consumer {
+  private active = true;
+  private blocking: RedisClient | undefined;
+  private subscriber: RedisClient | undefined;
+  /** Tags delivered and not yet acked or rejected, with their queue. */
+  private readonly held = new Map<string, string>();
+  private wakeUp: (() => void) | undefined;
+  private rotation = 0;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly transport: RedisTransport,
+    readonly queues: readonly string[],
+    private readonly handler: DeliveryHandler,
+    private prefetch: number,
+  ) {}
+
+  private get listQueues(): string[] {
+    return this.queues.filter((q) => !this.transport.fanoutQueues.has(q));
+  }
+
+  async start(): Promise<void> {
+    const fanout = this.queues.filter((q) => this.transport.fanoutQueues.has(q));
+    if (fanout.length > 0) await this.subscribe(fanout);
+    if (this.listQueues.length > 0) {
+      this.blocking = this.transport.client.duplicate();
+      this.blocking.on('error', () => undefined);
+      this.loop = this.run();
+    }
+  }
+
+  setPrefetch(prefetch: number): void {
+    this.prefetch = prefetch;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  async cancel(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.transport.forget(this);
+    this.wake();
+    this.blocking?.disconnect();
+    await this.loop?.catch(() => undefined);
+    if (this.subscriber) {
+      this.subscriber.disconnect();
+      this.subscriber = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.cancel();
+    const held = [...this.held];
+    this.held.clear();
+    for (const [tag, queue] of held) {
+      await this.transport.restoreTag(tag, queue, false).catch((err: unknown) => {
+        this.transport.logger.error({ err }, `redis broker: could not give back message ${tag}; it returns after the visibility timeout`);
+      });
+    }
+  }
+
+  private capacity(): number {
+    return this.prefetch === 0 ? UNLIMITED_BATCH : Math.max(0, this.prefetch - this.held.size);
+  }
+
+  /** Lists to read, best priority first, rotating queue order for fairness (as kombu does). */
+  private keys(): string[] {
+    const queues = this.listQueues;
+    const start = this.rotation++ % queues.length;
+    const rotated = [...queues.slice(start), ...queues.slice(0, start)];
+    return PRIORITY_STEPS.flatMap((step) => rotated.map((q) => (step === 0 ? q : `${q}${SEP}${step}`)));
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.active) {
+      const want = this.capacity();
+      if (want === 0) {
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
+        continue;
+      }
+      try {
+        const keys = this.keys();
+        const batch = await this.transport.reserve(keys, want);
+        if (batch.length > 0) {
+          for (const [key, payload] of batch) this.deliver(key, payload, true);
+          failures = 0;
+          continue;
+        }
+        const popped = await this.blocking!.brpop(...keys, 1);
+        failures = 0;
+        if (!popped) continue;
+        const [key, payload] = popped;
+        if (!this.active) {
+          // Cancelled while blocked: put it back where it was.
+          await this.transport.client.rpush(key, payload);
+          return;
+        }
+        this.deliver(key, payload, false);
+      } catch (err) {
+        if (!this.active) return;
+        failures++;
+        if (failures === 1 || failures % 20 === 0) {
+          this.transport.logger.warn(`redis broker: consuming ${this.queues.join(', ')} failed (${(err as Error).message}); retrying`);
+        }
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** Math.min(failures, 5), 2000)));
+      }
+    }
+  }
+
+  private deliver(key: string, payload: string, recorded: boolean): void {
+    const queue = queueOfKey(key);
+    let unpacked: Unpacked;
+    try {
+      unpacked = fromEnvelope(payload).unpacked;
+      if (!unpacked.deliveryTag) throw new Error('no delivery_tag');
+    } catch (err) {
+      this.transport.logger.error(
+        { err },
+        `redis broker: a message in queue ${queue} is not a kombu envelope (${(err as Error).message}); parked in ${UNDECODABLE_KEY}`,
+      );
+      void this.transport.client.lpush(UNDECODABLE_KEY, payload).catch(() => undefined);
+      return;
+    }
+    const tag = unpacked.deliveryTag;
+    this.held.set(tag, queue);
+    this.transport.hold(tag);
+    const ready = recorded ? Promise.resolve() : this.transport.recordUnacked(tag, payload, unpacked.exchange, unpacked.routingKey);
+    let settled = false;
+    const settle = async (how: 'ack' | 'requeue'): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      if (!this.held.delete(tag)) return; // given back by close()
+      this.wake();
+      await ready.catch(() => undefined);
+      if (how === 'ack') await this.transport.ack(tag);
+      else await this.transport.restoreTag(tag, queue, true);
+    };
+    const delivery: Delivery = {
+      message: unpacked.message,
+      deliveryTag: tag,
+      redelivered: unpacked.redelivered,
+      exchange: unpacked.exchange,
+      routingKey: unpacked.routingKey,
+      queue,
+      ack: () => settle('ack'),
+      reject: (requeue) => settle(requeue ? 'requeue' : 'ack'),
+    };
+    this.handler(delivery);
+  }
+
+  private async subscribe(queues: string[]): Promise<void> {
+    const sub = this.transport.client.duplicate();
+    sub.on('error', () => undefined);
+    this.subscriber = sub;
+    const channels = new Map<string, string>();
+    for (const q of queues) {
+      const { exchange, pattern } = this.transport.fanoutQueues.get(q)!;
+      const base = `/${this.transport.db}.${exchange}`;
+      // kombu publishes to `<base>/<routing key>` when there is a key, to `<base>` otherwise;
+      // a fanout binding without a pattern takes both.
+      if (pattern) channels.set(`${base}/${pattern}`, q);
+      else channels.set(base, q).set(`${base}/*`, q);
+    }
+    sub.on('pmessage', (pattern: string, _channel: string, payload: string) => {
+      const queue = channels.get(pattern);
+      if (!queue || !this.active) return;
+      let unpacked: Unpacked;
+      try {
+        unpacked = fromEnvelope(payload).unpacked;
+      } catch (err) {
+        this.transport.logger.error({ err }, `redis broker: ignoring a fanout message on ${pattern} that is not a kombu envelope`);
+        return;
+      }
+      this.handler({
+        message: unpacked.message,
+        deliveryTag: unpacked.deliveryTag,
+        redelivered: false,
+        exchange: unpacked.exchange,
+        routingKey: unpacked.routingKey,
+        queue,
+        ack: async () => undefined,
+        reject: async () => undefined,
+      });
+    });
+    await sub.psubscribe(...channels.keys());
+  }
+}

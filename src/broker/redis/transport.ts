@@ -1,0 +1,365 @@
+/**
+ * Redis broker: `redis://[:password@]host:port/db`, `rediss://` (TLS). Wire-compatible with
+ * kombu's Redis transport, so Python Celery and celeriac share queues (formats in ./envelope.ts):
+ * LPUSH to publish; priority sub-queues (lower number first, as kombu); `_kombu.binding.*` sets;
+ * the `unacked` hash and `unacked_index` zset for every reserved message; reject-requeue and
+ * restore as kombu does them (marked redelivered); fanout exchanges over pub/sub on
+ * `/<db>.<exchange>[/<routing key>]`.
+ *
+ * Reserving: a Lua script pops up to the free prefetch slots and records them as unacked in one
+ * atomic step; only when the queues are empty does a consumer block in BRPOP (on its own
+ * connection) to be woken by the next publish. Acks of one tick go to Redis in one script call.
+ *
+ * Leases (issue 8): celeriac consumers put the tags they hold in `celeriac.leased` and a lease
+ * thread (src/broker/lease) keeps their `unacked_index` scores fresh, so Python workers (which
+ * restore by that score) never steal them. Restores: a tag in `celeriac.leased` whose score is
+ * older than `visibilityTimeout` (default 60 s) belonged to a dead celeriac worker; any other tag
+ * is restored only after `foreignVisibilityTimeout` (default 3600 s, kombu's default), so a long
+ * task of a Python worker is never run twice by us.
+ *
+ * Options (`broker_transport_options`): visibilityTimeout, foreignVisibilityTimeout,
+ * connectTimeout (s, 10), publishTimeout (s, 30: how long a publish waits for an unreachable
+ * Redis before failing with OperationalError), leases (true).
+ */
+import type { Redis as RedisClient } from 'ioredis';
+import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
+import { silentLogger, type Logger } from '../../logging/logger.js';
+import type { TransportMessage } from '../../protocol/message.js';
+import { uuid } from '../../utils/ids.js';
+import { LeaseKeeper } from '../lease/keeper.js';
+import type { ConsumeOptions, Consumer, DeliveryHandler, ExchangeType, QueueSpec, Route, Transport, TransportOptions } from '../port.js';
+import { redactUrl } from '../registry.js';
+import { topicPattern } from '../virtual/exchange.js';
+import { RedisConsumer } from './consumer.js';
+import {
+  bindingEntry,
+  bindingKey,
+  fanoutChannel,
+  LEASED_KEY,
+  parseBinding,
+  queueKey,
+  queueKeys,
+  toEnvelope,
+  UNACKED_INDEX_KEY,
+  UNACKED_KEY,
+  UNACKED_MUTEX_KEY,
+} from './envelope.js';
+import { ACK_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
+
+function seconds(o: Record<string, unknown>, name: string, fallback: number): number {
+  const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const v = o[name] ?? o[snake];
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+/** The database number of a Redis URL (`/3` → 3). */
+export function redisDb(url: string): number {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ImproperlyConfigured(`bad Redis URL '${redactUrl(url)}': expected redis://[:password@]host:port/db`);
+  }
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db === '') return 0;
+  if (!/^\d+$/.test(db)) throw new ImproperlyConfigured(`bad Redis URL '${redactUrl(url)}': the database must be a number, got '${db}'`);
+  return Number(db);
+}
+
+/** Opens an ioredis client for a URL; fails with OperationalError past `timeoutMs`. */
+export async function connectRedis(url: string, timeoutMs: number): Promise<RedisClient> {
+  redisDb(url);
+  let Redis: typeof import('ioredis').Redis;
+  try {
+    Redis = (await import('ioredis')).Redis;
+  } catch (err) {
+    throw new ImproperlyConfigured(`the Redis driver needs the ioredis package: npm install ioredis (${(err as Error).message})`);
+  }
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    ...(url.startsWith('rediss:') ? { tls: {} } : {}),
+  });
+  client.on('error', () => undefined); // reconnects by itself; failures surface on commands
+  try {
+    await withTimeout(client.connect(), timeoutMs, `Redis at ${redactUrl(url)} unreachable`);
+  } catch (err) {
+    client.disconnect();
+    throw err instanceof OperationalError ? err : new OperationalError(`Redis at ${redactUrl(url)} unreachable: ${(err as Error).message}`, { cause: err });
+  }
+  return client;
+}
+
+/** Rejects with OperationalError(`what`) if `promise` takes longer than `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OperationalError(`${what} (gave up after ${ms / 1000} s)`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The Redis broker driver. */
+export class RedisTransport implements Transport {
+  readonly driver = 'redis';
+  readonly url: string;
+  readonly db: number;
+  readonly logger: Logger;
+  readonly visibilityMs: number;
+  private readonly foreignVisibilityMs: number;
+  readonly connectTimeoutMs: number;
+  private readonly publishTimeoutMs: number;
+  private readonly useLeases: boolean;
+  private redis: RedisClient | undefined;
+  private keeper: LeaseKeeper | undefined;
+  private readonly exchangeTypes = new Map<string, ExchangeType>();
+  /** Queues bound to fanout exchanges: consumed through pub/sub. */
+  readonly fanoutQueues = new Map<string, { exchange: string; pattern: string }>();
+  private readonly consumers = new Set<RedisConsumer>();
+  private pendingAcks: string[] = [];
+  private ackFlush: Promise<void> | undefined;
+  private restoreTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: TransportOptions) {
+    this.url = options.url;
+    this.db = redisDb(options.url);
+    const o = options.transportOptions;
+    this.visibilityMs = seconds(o, 'visibilityTimeout', 60) * 1000;
+    this.foreignVisibilityMs = seconds(o, 'foreignVisibilityTimeout', 3600) * 1000;
+    this.connectTimeoutMs = seconds(o, 'connectTimeout', 10) * 1000;
+    this.publishTimeoutMs = seconds(o, 'publishTimeout', 30) * 1000;
+    this.useLeases = o['leases'] !== false;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** @internal The command connection. */
+  get client(): RedisClient {
+    if (!this.redis) throw new OperationalError(`redis broker ${redactUrl(this.url)} is not connected`);
+    return this.redis;
+  }
+
+  async connect(): Promise<void> {
+    if (this.redis) return;
+    this.redis = await connectRedis(this.url, this.connectTimeoutMs);
+    this.redis.defineCommand('celeriacReserve', { lua: RESERVE_SCRIPT });
+    this.redis.defineCommand('celeriacAck', { numberOfKeys: 3, lua: ACK_SCRIPT });
+  }
+
+  async close(): Promise<void> {
+    for (const c of [...this.consumers]) await c.close();
+    clearInterval(this.restoreTimer);
+    this.restoreTimer = undefined;
+    await this.flushAcks();
+    await this.keeper?.close();
+    this.keeper = undefined;
+    const client = this.redis;
+    this.redis = undefined;
+    await client?.quit().catch(() => client.disconnect());
+  }
+
+  async declareExchange(name: string, type: ExchangeType): Promise<void> {
+    if (name !== '') this.exchangeTypes.set(name, type);
+  }
+
+  async declareQueue(spec: QueueSpec): Promise<void> {
+    const exchange = spec.exchange;
+    if (exchange === undefined || exchange === '') return;
+    const type = spec.exchangeType ?? this.exchangeTypes.get(exchange) ?? 'direct';
+    this.exchangeTypes.set(exchange, type);
+    const routingKey = spec.routingKey ?? spec.name;
+    if (type === 'fanout') {
+      this.fanoutQueues.set(spec.name, { exchange, pattern: routingKey.replace(/#/g, '*') });
+      return;
+    }
+    await this.command(() => this.client.sadd(bindingKey(exchange), bindingEntry(routingKey, spec.name)), 'declare queue');
+  }
+
+  /** The queues a route delivers to (kombu's lookup: default exchange, then bindings). */
+  private async lookup(route: Route, type: ExchangeType): Promise<string[]> {
+    if (route.exchange === '') return [route.routingKey];
+    const bindings = (await this.client.smembers(bindingKey(route.exchange))).map(parseBinding);
+    if (bindings.length === 0) return [route.routingKey];
+    const match = type === 'topic' ? bindings.filter((b) => topicPattern(b.routingKey).test(route.routingKey)) : bindings.filter((b) => b.routingKey === route.routingKey);
+    return [...new Set(match.map((b) => b.queue))];
+  }
+
+  async publish(message: TransportMessage, route: Route): Promise<void> {
+    const type = this.exchangeTypes.get(route.exchange) ?? 'direct';
+    const text = JSON.stringify(toEnvelope(message, route.exchange, route.routingKey, uuid()));
+    if (type === 'fanout') {
+      await this.command(() => this.client.publish(fanoutChannel(this.db, route.exchange, route.routingKey), text), 'publish');
+      return;
+    }
+    await this.command(async () => {
+      const queues = await this.lookup(route, type);
+      if (queues.length === 1) {
+        await this.client.lpush(queueKey(queues[0]!, message.properties.priority), text);
+        return;
+      }
+      const multi = this.client.multi();
+      for (const q of queues) multi.lpush(queueKey(q, message.properties.priority), text);
+      await multi.exec();
+    }, 'publish');
+  }
+
+  async consume(queues: readonly string[], handler: DeliveryHandler, options: ConsumeOptions): Promise<Consumer> {
+    void this.client; // throws unless connected
+    await this.startLeases();
+    const consumer = new RedisConsumer(this, [...queues], handler, options.prefetch);
+    await consumer.start();
+    this.consumers.add(consumer);
+    if (!this.restoreTimer) {
+      this.restoreTimer = setInterval(() => void this.restoreExpired(), Math.min(10_000, Math.max(250, this.visibilityMs / 4)));
+      this.restoreTimer.unref();
+      void this.restoreExpired();
+    }
+    return consumer;
+  }
+
+  async purge(queue: string): Promise<number> {
+    return this.command(async () => {
+      const multi = this.client.multi();
+      for (const k of queueKeys(queue)) multi.llen(k);
+      for (const k of queueKeys(queue)) multi.del(k);
+      const res = (await multi.exec()) ?? [];
+      return res.slice(0, 4).reduce((n, [, v]) => n + Number(v ?? 0), 0);
+    }, 'purge');
+  }
+
+  async size(queue: string): Promise<number> {
+    return this.command(async () => {
+      const multi = this.client.multi();
+      for (const k of queueKeys(queue)) multi.llen(k);
+      const res = (await multi.exec()) ?? [];
+      return res.reduce((n, [, v]) => n + Number(v ?? 0), 0);
+    }, 'size');
+  }
+
+  /** @internal Runs a command, turning an unreachable Redis into OperationalError. */
+  async command<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await withTimeout(fn(), this.publishTimeoutMs, `redis broker ${redactUrl(this.url)}: ${what} failed, Redis unreachable`);
+    } catch (err) {
+      if (err instanceof OperationalError) throw err;
+      throw new OperationalError(`redis broker ${redactUrl(this.url)}: ${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** @internal Reserves up to `limit` messages from `keys` atomically. */
+  async reserve(keys: readonly string[], limit: number): Promise<Array<[string, string]>> {
+    const reserve = (this.client as unknown as { celeriacReserve(n: number, ...args: Array<string | number>): Promise<string[]> }).celeriacReserve;
+    const flat = await reserve.call(this.client, keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000);
+    const out: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+    return out;
+  }
+
+  /** @internal Records a message taken by BRPOP as unacked (kombu's order: pop, then record). */
+  async recordUnacked(tag: string, payload: string, exchange: string, routingKey: string): Promise<void> {
+    await this.client
+      .multi()
+      .hset(UNACKED_KEY, tag, `[${payload}, ${JSON.stringify(exchange)}, ${JSON.stringify(routingKey)}]`)
+      .zadd(UNACKED_INDEX_KEY, Date.now() / 1000, tag)
+      .sadd(LEASED_KEY, tag)
+      .exec();
+  }
+
+  /** @internal Starts renewing a held tag's lease. */
+  hold(tag: string): void {
+    this.keeper?.hold(tag);
+  }
+
+  /** @internal Acks a tag (batched with the other acks of this tick). */
+  ack(tag: string): Promise<void> {
+    this.keeper?.release(tag);
+    this.pendingAcks.push(tag);
+    this.ackFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushAcks());
+    return this.ackFlush;
+  }
+
+  private async flushAcks(): Promise<void> {
+    this.ackFlush = undefined;
+    const tags = this.pendingAcks;
+    this.pendingAcks = [];
+    if (tags.length === 0 || !this.redis) return;
+    const ack = (this.redis as unknown as { celeriacAck(...args: string[]): Promise<number> }).celeriacAck;
+    try {
+      await ack.call(this.redis, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...tags);
+    } catch (err) {
+      this.logger.error({ err }, `redis broker: ack of ${tags.length} message(s) failed; they will be redelivered after the visibility timeout`);
+    }
+  }
+
+  /**
+   * @internal Puts a held message back on `queue` (marked redelivered): at the back for a
+   * reject-requeue (kombu's leftmost), at the front for a restore.
+   */
+  async restoreTag(tag: string, queue: string | null, leftmost: boolean): Promise<boolean> {
+    this.keeper?.release(tag);
+    const client = this.client;
+    const raw = await client.hget(UNACKED_KEY, tag);
+    const multi = client.multi().zrem(UNACKED_INDEX_KEY, tag).hdel(UNACKED_KEY, tag).srem(LEASED_KEY, tag);
+    if (raw !== null) {
+      try {
+        const [payload, exchange, routingKey] = JSON.parse(raw) as [Record<string, Record<string, unknown>>, string, string];
+        if (payload['headers']) payload['headers']['redelivered'] = true;
+        const info = payload['properties']?.['delivery_info'] as Record<string, unknown> | undefined;
+        if (info) info['redelivered'] = true;
+        const text = JSON.stringify(payload);
+        const targets = queue !== null ? [queue] : await this.lookup({ exchange, routingKey }, this.exchangeTypes.get(exchange) ?? 'direct');
+        for (const q of targets) {
+          const key = queueKey(q, payload['properties']?.['priority']);
+          if (leftmost) multi.lpush(key, text);
+          else multi.rpush(key, text);
+        }
+      } catch (err) {
+        this.logger.error({ err }, `redis broker: could not restore message ${tag}; it stays in the unacked hash`);
+        return false;
+      }
+    }
+    const res = await multi.exec();
+    return raw !== null && res !== null;
+  }
+
+  /** Restores messages whose holder stopped renewing (see the header for the two timeouts). */
+  private async restoreExpired(): Promise<void> {
+    const client = this.redis;
+    if (!client) return;
+    try {
+      const lock = await client.set(UNACKED_MUTEX_KEY, uuid(), 'PX', 30_000, 'NX');
+      if (lock !== 'OK') return;
+      try {
+        const nowMs = Date.now();
+        const stale = await client.zrangebyscore(UNACKED_INDEX_KEY, 0, (nowMs - this.visibilityMs) / 1000, 'LIMIT', 0, 100);
+        let restored = 0;
+        for (const tag of stale) {
+          const ours = (await client.sismember(LEASED_KEY, tag)) === 1;
+          const score = Number(await client.zscore(UNACKED_INDEX_KEY, tag));
+          if (!ours && score * 1000 > nowMs - this.foreignVisibilityMs) continue;
+          if (await this.restoreTag(tag, null, false)) restored++;
+        }
+        if (restored > 0) this.logger.warn(`redis broker: restored ${restored} message(s) whose holder stopped renewing (redelivered)`);
+      } finally {
+        await client.del(UNACKED_MUTEX_KEY);
+      }
+    } catch (err) {
+      this.logger.warn(`redis broker: restoring unacked messages failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async startLeases(): Promise<void> {
+    if (!this.useLeases || this.keeper) return;
+    this.keeper = await LeaseKeeper.start({
+      module: new URL(import.meta.url.endsWith('.ts') ? '../lease/redis-renewer.ts' : '../lease/redis-renewer.js', import.meta.url),
+      config: { url: this.url },
+      intervalMs: Math.max(50, this.visibilityMs / 4),
+      logger: this.logger,
+    });
+  }
+
+  /** @internal */
+  forget(consumer: RedisConsumer): void {
+    this.consumers.delete(consumer);
+  }
+}
