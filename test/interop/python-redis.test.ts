@@ -1,0 +1,159 @@
+/**
+ * celeriac and real Python Celery (Debian's python3-celery) sharing the machine's Redis as broker
+ * and result backend: a Python worker consumes queue "py" (tasks py.*), a celeriac worker queue
+ * "js" (tasks js.*); each side's client calls the other's tasks. Python's side lives in
+ * test/fixtures/py/pyapp.py. Skipped when Redis or Python Celery is missing, unless
+ * CELERIAC_REQUIRE_SERVICES=1.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { Celeriac, chain, chord, Worker, type Task } from '../../src/index.js';
+import { RedisTransport } from '../../src/broker/redis/transport.js';
+import { captureLog } from '../helpers/app.js';
+import { serviceSkip, servicesRequired } from '../helpers/services.js';
+
+const PYTHON = '/usr/bin/python3';
+const REDIS_URL = 'redis://127.0.0.1:6379/5';
+const PY_DIR = new URL('../fixtures/py/', import.meta.url).pathname;
+const PY_ENV = { ...process.env, PYTHONPATH: PY_DIR, INTEROP_REDIS_URL: REDIS_URL };
+
+function pythonProblem(): string | null {
+  const r = spawnSync(PYTHON, ['-c', 'import celery, redis'], { encoding: 'utf8' });
+  if (r.error) return r.error.message;
+  return r.status === 0 ? null : r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`;
+}
+
+/** Runs a client scenario of pyapp.py; resolves with its last output line. */
+function pyClient(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, ['-m', 'pyapp', ...args], { env: PY_ENV, cwd: PY_DIR });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out.trim().split('\n').pop() ?? '');
+      else reject(new Error(`python client ${args.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
+}
+
+class ValueError extends Error {
+  override name = 'ValueError';
+}
+
+describe('interop with Python Celery over Redis', async () => {
+  const problem = (await serviceSkip('redis')) || (pythonProblem() && !servicesRequired ? `Python Celery unavailable: ${pythonProblem()}` : false);
+  let app: Celeriac;
+  let worker: Worker;
+  let pyWorker: ChildProcess | undefined;
+  const ran: Array<{ name: string; at: number }> = [];
+
+  before(async () => {
+    if (problem) return;
+    const flush = new RedisTransport({ url: REDIS_URL, transportOptions: {} });
+    await flush.connect();
+    await flush.client.flushdb();
+    await flush.close();
+    app = new Celeriac('interop', {
+      broker: REDIS_URL,
+      backend: REDIS_URL,
+      taskRoutes: { 'py.*': { queue: 'py' }, 'js.*': { queue: 'js' } },
+      logger: captureLog().logger,
+    });
+    app.task(function add(x: number, y: number) {
+      ran.push({ name: 'js.add', at: Date.now() });
+      return x + y;
+    }, { name: 'js.add' });
+    app.task(function greet(name: string, { greeting = 'hello' }: { greeting?: string } = {}) {
+      return `${greeting}, ${name}`;
+    }, { name: 'js.greet' });
+    app.task(function fail(message: string) {
+      throw new ValueError(message);
+    }, { name: 'js.fail' });
+    app.task(function when() {
+      return Date.now() / 1000;
+    }, { name: 'js.when' });
+    app.task(async function flaky(self: Task, key: string) {
+      if (self.request.retries === 0) return self.retry({ countdown: 1, exc: new Error('first try fails') });
+      return { key, retries: self.request.retries };
+    }, { name: 'js.flaky', bind: true });
+    worker = new Worker(app, { queues: ['js'], concurrency: 4, logger: captureLog().logger });
+    await worker.start();
+    pyWorker = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', 'worker', '--pool=solo', '-Q', 'py', '-l', 'info', '-n', `py-${process.pid}@%h`], {
+      env: PY_ENV,
+      cwd: PY_DIR,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      let log = '';
+      const timer = setTimeout(() => reject(new Error(`python worker not ready: ${log.slice(-500)}`)), 40_000);
+      pyWorker!.stderr!.on('data', (b: Buffer) => {
+        log += b.toString();
+        if (log.includes('ready.')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      pyWorker!.once('exit', (code) => reject(new Error(`python worker exited ${code}: ${log.slice(-500)}`)));
+    });
+  });
+
+  after(async () => {
+    if (problem) return;
+    pyWorker?.kill('SIGTERM');
+    await worker.stop();
+    await app.close();
+  });
+
+  it('a Python client calls a celeriac task with positional and keyword arguments', { skip: problem }, async () => {
+    assert.equal(await pyClient('call', 'js.add', '[2, 3]', '{}'), '5');
+    assert.equal(await pyClient('call', 'js.greet', "['Ada']", "{'greeting': 'hi'}"), "'hi, Ada'");
+  });
+
+  it('a celeriac client calls a Python task and gets its result', { skip: problem }, async () => {
+    const r = await app.sendTask<number>('py.add', [20, 22]);
+    assert.equal(await r.get({ timeout: 20 }), 42);
+  });
+
+  it('a failing task error crosses both ways with its type name and message', { skip: problem }, async () => {
+    const r = await app.sendTask('py.fail', ['bad python']);
+    await assert.rejects(r.get({ timeout: 20 }), (err: Error) => err.name === 'ValueError' && err.message === 'bad python');
+    assert.equal(await pyClient('call-error', 'js.fail', "['bad js']"), 'ValueError: bad js');
+  });
+
+  it('a chain alternating Python and celeriac tasks completes, from either side', { skip: problem }, async () => {
+    const c = await chain(app.signature('py.add', [1, 2]), app.signature('js.add', [10]), app.signature('py.mul', [3])).applyAsync();
+    assert.equal(await c.get({ timeout: 20 }), 39);
+    assert.equal(await pyClient('chain'), '35');
+  });
+
+  it('countdown and ETA cross over: the other side holds the task until due', { skip: problem }, async () => {
+    const sent = Date.now() / 1000;
+    const r = await app.sendTask<number>('py.when', [], {}, { countdown: 2 });
+    const ranAt = await r.get({ timeout: 20 });
+    assert.ok(ranAt - sent >= 1.9, `python ran it ${ranAt - sent}s after sending`);
+    const eta = await app.sendTask<number>('py.when', [], {}, { eta: new Date(Date.now() + 1500) });
+    assert.ok((await eta.get({ timeout: 20 })) - sent >= 1.4);
+    const delay = Number(await pyClient('countdown', 'js.when', '2'));
+    assert.ok(delay >= 1.9 && delay < 10, `celeriac ran it ${delay}s after Python sent it`);
+  });
+
+  it('retries with countdown on each side complete', { skip: problem }, async () => {
+    const py = await app.sendTask('py.flaky', ['k1']);
+    assert.deepEqual(await py.get({ timeout: 20 }), { key: 'k1', retries: 1 });
+    assert.equal(await pyClient('call', 'js.flaky', "['k2']", '{}'), "{'key': 'k2', 'retries': 1}");
+  });
+
+  it('chords mix sides: Python header with a celeriac body, and celeriac header with a Python body', { skip: problem }, async () => {
+    const tsum = app.task(function tsum(numbers: number[]) {
+      return numbers.reduce((a, b) => a + b, 0);
+    }, { name: 'js.tsum' });
+    const res = await chord([1, 2, 3, 4].map((i) => app.signature('py.add', [i, i])), tsum.s()).applyAsync();
+    assert.equal(await res.get({ timeout: 20 }), 20);
+    assert.equal(await pyClient('chord-js-header'), '20');
+  });
+});
