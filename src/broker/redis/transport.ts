@@ -120,6 +120,7 @@ export class RedisTransport implements Transport {
   private pendingAcks: string[] = [];
   private ackFlush: Promise<void> | undefined;
   private restoreTimer: NodeJS.Timeout | undefined;
+  private restoring: Promise<void> | undefined;
 
   constructor(options: TransportOptions) {
     this.url = options.url;
@@ -150,6 +151,7 @@ export class RedisTransport implements Transport {
     for (const c of [...this.consumers]) await c.close();
     clearInterval(this.restoreTimer);
     this.restoreTimer = undefined;
+    await this.restoring; // let a running restore release its lock before the connection goes
     await this.flushAcks();
     await this.keeper?.close();
     this.keeper = undefined;
@@ -210,9 +212,12 @@ export class RedisTransport implements Transport {
     await consumer.start();
     this.consumers.add(consumer);
     if (!this.restoreTimer) {
-      this.restoreTimer = setInterval(() => void this.restoreExpired(), Math.min(10_000, Math.max(250, this.visibilityMs / 4)));
+      const sweep = (): void => {
+        this.restoring ??= this.restoreExpired().finally(() => (this.restoring = undefined));
+      };
+      this.restoreTimer = setInterval(sweep, Math.min(10_000, Math.max(250, this.visibilityMs / 4)));
       this.restoreTimer.unref();
-      void this.restoreExpired();
+      sweep();
     }
     return consumer;
   }
@@ -327,7 +332,9 @@ export class RedisTransport implements Transport {
     const client = this.redis;
     if (!client) return;
     try {
-      const lock = await client.set(UNACKED_MUTEX_KEY, uuid(), 'PX', 30_000, 'NX');
+      // A holder that dies inside the sweep leaves the lock to expire: keep that short.
+      const token = uuid();
+      const lock = await client.set(UNACKED_MUTEX_KEY, token, 'PX', 5_000, 'NX');
       if (lock !== 'OK') return;
       try {
         const nowMs = Date.now();
@@ -341,7 +348,8 @@ export class RedisTransport implements Transport {
         }
         if (restored > 0) this.logger.warn(`redis broker: restored ${restored} message(s) whose holder stopped renewing (redelivered)`);
       } finally {
-        await client.del(UNACKED_MUTEX_KEY);
+        // Release only our own lock (it may have expired and been taken by another process).
+        await client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, UNACKED_MUTEX_KEY, token);
       }
     } catch (err) {
       this.logger.warn(`redis broker: restoring unacked messages failed: ${(err as Error).message}`);
