@@ -156,4 +156,40 @@ describe('interop with Python Celery over Redis', async () => {
     assert.equal(await res.get({ timeout: 20 }), 20);
     assert.equal(await pyClient('chord-js-header'), '20');
   });
+
+  it('a Python worker with a 1 s visibility timeout does not take a message a celeriac worker holds', { skip: problem, timeout: 60_000 }, async () => {
+    let runs = 0;
+    const holdApp = new Celeriac('interop-hold', {
+      broker: REDIS_URL,
+      backend: REDIS_URL,
+      brokerTransportOptions: { visibilityTimeout: 2 },
+      taskAcksLate: true,
+      logger: captureLog().logger,
+    });
+    holdApp.task(async function hold() {
+      runs++;
+      await new Promise((r) => setTimeout(r, 6000));
+      return 'held';
+    }, { name: 'js.hold' });
+    const holder = new Worker(holdApp, { queues: ['js-hold'], logger: captureLog().logger });
+    await holder.start();
+    let strict: ChildProcess | undefined;
+    try {
+      const r = await holdApp.sendTask('js.hold', [], {}, { queue: 'js-hold' });
+      await new Promise((res) => setTimeout(res, 300));
+      // A Python worker restoring every unacked message older than 1 s, at start and every ~10 s.
+      strict = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', 'worker', '--pool=solo', '-Q', 'py-idle', '-n', `strict-${process.pid}@%h`], {
+        env: { ...PY_ENV, INTEROP_VISIBILITY: '1' },
+        cwd: PY_DIR,
+        stdio: 'ignore',
+      });
+      assert.equal(await r.get({ timeout: 30 }), 'held');
+      await new Promise((res) => setTimeout(res, 2500));
+      assert.equal(runs, 1, 'ran exactly once');
+    } finally {
+      strict?.kill('SIGTERM');
+      await holder.stop();
+      await holdApp.close();
+    }
+  });
 });
