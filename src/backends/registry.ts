@@ -13,6 +13,9 @@ export class BackendRegistry {
     const memory: BackendFactory = async (o) => new (await import('./memory/backend.js')).MemoryBackend(o);
     this.register('memory', memory);
     this.register('cache+memory', memory);
+    const memcached: BackendFactory = async (o) => new (await import('./memcached/backend.js')).MemcachedBackend(o);
+    this.register('cache+memcached', memcached);
+    this.register('cache+memcache', memcached);
     const redis: BackendFactory = async (o) => new (await import('./redis/backend.js')).RedisBackend(o);
     this.register('redis', redis);
     this.register('rediss', redis);
