@@ -164,8 +164,11 @@ export class KeyValueBackend implements ResultBackend {
       if (current !== null && (fromJson(current) as TaskMeta).status === States.SUCCESS) return;
     }
     const text = toJson(meta);
-    await this.store.set(key, text, this.expiresSeconds);
-    if (this.store.publish && READY_STATES.has(meta.status)) await this.store.publish(key, text);
+    // Issued together: one connection keeps their order (SET before PUBLISH), and a pipelining
+    // client sends them in one round trip.
+    const writes = [this.store.set(key, text, this.expiresSeconds)];
+    if (this.store.publish && READY_STATES.has(meta.status)) writes.push(this.store.publish(key, text));
+    await Promise.all(writes);
   }
 
   async getTaskMeta(taskId: string): Promise<TaskMeta> {

@@ -58,7 +58,8 @@ export interface RequestFields {
   signal: AbortSignal;
 }
 
-const NEVER = new AbortController().signal;
+/** A signal that never aborts (a request's signal until a pool gives it a live one). */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /** One execution of a task. */
 export class Request implements RequestFields {
@@ -91,7 +92,7 @@ export class Request implements RequestFields {
   argsrepr: string | null = null;
   kwargsrepr: string | null = null;
   shadow: string | null = null;
-  signal: AbortSignal = NEVER;
+  signal: AbortSignal = NEVER_ABORTED;
   /**
    * Results of tasks sent from inside this one (Celery's trail), stored as the record's
    * `children`. Each entry is Celery's result tuple form.

@@ -21,7 +21,7 @@ import { AsyncPool, SoloPool } from '../pool/async.js';
 import { ChildPool } from '../pool/child/pool.js';
 import type { Pool, TraceRunner } from '../pool/port.js';
 import { States } from '../result/states.js';
-import type { Request } from '../task/request.js';
+import { NEVER_ABORTED, type Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import { traceTask, type TraceOutcome } from '../task/trace.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
@@ -355,7 +355,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await delivery.reject(false);
       return;
     }
-    const request = requestFromMessage(decoded, delivery, this.hostname, new AbortController().signal);
+    const request = requestFromMessage(decoded, delivery, this.hostname, NEVER_ABORTED);
     this.logger.info(`Task ${task.name}[${decoded.id}] received`);
     this.emit('task-received', request);
     if (decoded.eta && decoded.eta.getTime() > Date.now()) await this.waitForEta(decoded.id, decoded.eta);

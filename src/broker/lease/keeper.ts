@@ -44,6 +44,7 @@ export interface LeaseKeeperOptions {
 export type ToLeaseThread =
   | { op: 'hold'; ids: string[] }
   | { op: 'release'; ids: string[] }
+  | { op: 'batch'; ops: Array<{ op: 'hold' | 'release'; ids: string[] }> }
   | { op: 'renew' }
   | { op: 'close' };
 
@@ -56,6 +57,9 @@ const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread.ts' : '
 export class LeaseKeeper {
   private closed = false;
   private renewals = 0;
+  /** Holds and releases of this tick, sent to the thread together (one postMessage per tick). */
+  private pending: Array<{ op: 'hold' | 'release'; ids: string[] }> = [];
+  private flushScheduled = false;
 
   private constructor(
     private readonly thread: Thread,
@@ -91,22 +95,41 @@ export class LeaseKeeper {
 
   /** Starts keeping these messages alive. */
   hold(...ids: string[]): void {
-    if (!this.closed && ids.length > 0) this.post({ op: 'hold', ids });
+    if (!this.closed && ids.length > 0) this.queue('hold', ids);
   }
 
   /** Stops keeping these messages alive (after ack, reject, or giving them back). */
   release(...ids: string[]): void {
-    if (!this.closed && ids.length > 0) this.post({ op: 'release', ids });
+    if (!this.closed && ids.length > 0) this.queue('release', ids);
+  }
+
+  private queue(op: 'hold' | 'release', ids: string[]): void {
+    const last = this.pending[this.pending.length - 1];
+    if (last && last.op === op) last.ids.push(...ids);
+    else this.pending.push({ op, ids: [...ids] });
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.post({ op: 'batch', ops: batch });
   }
 
   /** Renews the held set now. */
   renewNow(): void {
+    this.flush();
     if (!this.closed) this.post({ op: 'renew' });
   }
 
   /** Stops renewing and closes the thread's connection. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.thread.ref();
     const exited = once(this.thread, 'exit');

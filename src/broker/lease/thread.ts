@@ -11,8 +11,8 @@ interface ThreadData {
   intervalMs: number;
 }
 
+if (!parentPort) throw new Error('lease thread started outside a worker thread');
 const port = parentPort;
-if (!port) throw new Error('lease thread started outside a worker thread');
 const data = workerData as ThreadData;
 const held = new Set<string>();
 const send = (msg: FromLeaseThread): void => port.postMessage(msg);
@@ -45,8 +45,11 @@ async function renew(): Promise<void> {
 
 const timer = setInterval(() => void renew(), data.intervalMs);
 
-port.on('message', (msg: ToLeaseThread) => {
+function apply(msg: ToLeaseThread): void {
   switch (msg.op) {
+    case 'batch':
+      for (const op of msg.ops) apply(op);
+      break;
     case 'hold':
       for (const id of msg.ids) held.add(id);
       break;
@@ -61,4 +64,6 @@ port.on('message', (msg: ToLeaseThread) => {
       void renewer.close().finally(() => port.close());
       break;
   }
-});
+}
+
+port.on('message', apply);

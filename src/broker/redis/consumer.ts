@@ -95,7 +95,9 @@ export class RedisConsumer implements Consumer {
     let failures = 0;
     while (this.active) {
       const want = this.capacity();
-      if (want === 0) {
+      // Refill in batches: with work in flight, wait until a quarter of the window is free
+      // (one script call for many messages instead of one per ack).
+      if (want === 0 || (this.prefetch > 0 && this.held.size > 0 && want < Math.ceil(this.prefetch / 4))) {
         await new Promise<void>((resolve) => (this.wakeUp = resolve));
         continue;
       }

@@ -79,6 +79,8 @@ export async function connectRedis(url: string, timeoutMs: number): Promise<Redi
     lazyConnect: true,
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    // Commands issued in the same tick go to Redis as one pipeline (acks, results, publishes).
+    enableAutoPipelining: true,
     ...(url.startsWith('rediss:') ? { tls: {} } : {}),
   });
   client.on('error', () => undefined); // reconnects by itself; failures surface on commands
