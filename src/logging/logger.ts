@@ -89,13 +89,15 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       sink(line);
     }) as LogFn;
 
-  return {
+  const logger: Logger = {
     debug: make('debug'),
     info: make('info'),
     warn: make('warn'),
     error: make('error'),
-    child: (more) => createLogger({ level, sink, bindings: { ...bindings, ...more } }),
+    // A silent logger's children are silent too: no need for a new one per task.
+    child: (more) => (level === 'silent' ? logger : createLogger({ level, sink, bindings: { ...bindings, ...more } })),
   };
+  return logger;
 }
 
 /** A logger that drops everything. */

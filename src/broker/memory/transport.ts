@@ -32,25 +32,53 @@ interface Stored {
   seq: number;
 }
 
-/** A queue: ready messages sorted by priority (high first), then arrival. */
+/**
+ * A queue: ready messages sorted by priority (high first), then arrival. Taking from the front
+ * moves a head index instead of shifting the array (a drain of a long queue stays linear).
+ */
 class MemoryQueue {
-  readonly ready: Stored[] = [];
+  private items: Stored[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  peek(): Stored | undefined {
+    return this.items[this.head];
+  }
 
   push(item: Stored, front: boolean): void {
     // Insert keeping (priority desc, seq asc); a requeued message keeps its old seq so it goes
     // back near the front, as AMQP requeues do.
-    let i = this.ready.length;
+    const items = this.items;
+    let i = items.length;
     if (front) {
-      i = this.ready.findIndex((s) => s.priority < item.priority || (s.priority === item.priority && s.seq > item.seq));
-      if (i < 0) i = this.ready.length;
+      i = this.head;
+      while (i < items.length && !(items[i]!.priority < item.priority || (items[i]!.priority === item.priority && items[i]!.seq > item.seq))) i++;
     } else {
-      while (i > 0 && this.ready[i - 1]!.priority < item.priority) i--;
+      while (i > this.head && items[i - 1]!.priority < item.priority) i--;
     }
-    this.ready.splice(i, 0, item);
+    if (i === items.length) items.push(item);
+    else items.splice(i, 0, item);
   }
 
   shift(): Stored | undefined {
-    return this.ready.shift();
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /** Removes every ready message; returns how many there were. */
+  clear(): number {
+    const n = this.length;
+    this.items = [];
+    this.head = 0;
+    return n;
   }
 }
 
@@ -156,11 +184,11 @@ export class MemoryTransport implements Transport {
   async purge(queue: string): Promise<number> {
     const q = this.queues.get(queue);
     if (!q) return 0;
-    return q.ready.splice(0).length;
+    return q.clear();
   }
 
   async size(queue: string): Promise<number> {
-    return this.queues.get(queue)?.ready.length ?? 0;
+    return this.queues.get(queue)?.length ?? 0;
   }
 
   /** @internal */
@@ -210,9 +238,9 @@ export class MemoryTransport implements Transport {
     let best: { queue: string; q: MemoryQueue } | undefined;
     for (const name of queues) {
       const q = this.queues.get(name);
-      const head = q?.ready[0];
+      const head = q?.peek();
       if (!q || !head) continue;
-      if (!best || head.priority > best.q.ready[0]!.priority) best = { queue: name, q };
+      if (!best || head.priority > best.q.peek()!.priority) best = { queue: name, q };
     }
     if (!best) return undefined;
     return { queue: best.queue, item: best.q.shift()! };
