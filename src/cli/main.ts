@@ -9,18 +9,25 @@ import type { Celeriac } from '../app/celeriac.js';
 import { Beat } from '../beat/beat.js';
 import { CeleriacError } from '../errors/index.js';
 import { createLogger, parseLogLevel, type Logger } from '../logging/logger.js';
+import type { AsyncResult } from '../result/async-result.js';
+import { READY_STATES } from '../result/states.js';
 import { Worker } from '../worker/worker.js';
 import { loadApp } from './load-app.js';
+import { renderProgress } from './progress.js';
 
 /** Where the CLI writes its normal output (stdout) and its log (stderr). */
 export interface CliIo {
   out(text: string): void;
-  err(text: string): void;
+  /** Writes to stderr; `newline: false` keeps the line open (progress bars). */
+  err(text: string, newline?: boolean): void;
+  /** Whether stderr is a terminal (progress bars are drawn only there). */
+  isTTY?: boolean;
 }
 
 const defaultIo: CliIo = {
   out: (t) => process.stdout.write(`${t}\n`),
-  err: (t) => process.stderr.write(`${t}\n`),
+  err: (t, newline = true) => process.stderr.write(newline ? `${t}\n` : t),
+  isTTY: process.stderr.isTTY === true,
 };
 
 interface CommonOpts {
@@ -75,6 +82,27 @@ function common(cmd: Command): Command {
     .option('--result-backend <url>', 'result backend URL (default: the app\'s, or $CELERIAC_RESULT_BACKEND)')
     .option('-l, --loglevel <level>', 'debug, info, warning, error', 'info')
     .option('--debug', 'print stack traces of errors');
+}
+
+/**
+ * In a terminal, draws a progress bar while the task reports `current` / `total` (polling every
+ * 200 ms) until it is ready; elsewhere returns at once.
+ */
+async function showProgress(result: AsyncResult, io: CliIo, timeoutSeconds: number | undefined): Promise<void> {
+  if (!io.isTTY) return;
+  const deadline = timeoutSeconds === undefined ? Infinity : Date.now() + timeoutSeconds * 1000;
+  let drawn = false;
+  while (Date.now() < deadline) {
+    const meta = await result.meta();
+    if (READY_STATES.has(meta.status)) break;
+    const line = renderProgress(meta.status, meta.result);
+    if (line) {
+      io.err(`\r${line}`, false);
+      drawn = true;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if (drawn) io.err('');
 }
 
 /** Builds the command tree. */
@@ -162,7 +190,10 @@ export function buildProgram(io: CliIo = defaultIo): Command {
           ...(opts.queue ? { queue: opts.queue } : {}),
         });
         if (!opts.wait) io.out(result.id);
-        else io.out(JSON.stringify(await result.get(opts.timeout ? { timeout: Number(opts.timeout) } : {})));
+        else {
+          await showProgress(result, io, opts.timeout ? Number(opts.timeout) : undefined);
+          io.out(JSON.stringify(await result.get(opts.timeout ? { timeout: Number(opts.timeout) } : {})));
+        }
       } finally {
         await app.close();
       }
@@ -176,7 +207,10 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       const { app } = await prepare(opts, io);
       try {
         const result = app.asyncResult(id);
-        if (opts.wait) await result.get({ propagate: false, ...(opts.timeout ? { timeout: Number(opts.timeout) } : {}) });
+        if (opts.wait) {
+          await showProgress(result, io, opts.timeout ? Number(opts.timeout) : undefined);
+          await result.get({ propagate: false, ...(opts.timeout ? { timeout: Number(opts.timeout) } : {}) });
+        }
         const meta = await result.meta();
         io.out(JSON.stringify({ id, state: meta.status, result: meta.result, traceback: meta.traceback }));
       } finally {

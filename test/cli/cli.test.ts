@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { main, type CliIo } from '../../src/cli/main.js';
+import { renderProgress } from '../../src/cli/progress.js';
+import { Celeriac, Worker } from '../../src/index.js';
+import { captureLog } from '../helpers/app.js';
+
+interface Run {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+async function run(args: string[], tty = false): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: tty };
+  const code = await main(['node', 'celeriac', ...args], io);
+  return { code, out, err };
+}
+
+function urls(): string[] {
+  const file = join(mkdtempSync(join(tmpdir(), 'celeriac-cli-')), 'q.db');
+  return ['-b', `sqlite:///${file}`, '--result-backend', `db+sqlite:///${file}`];
+}
+
+/** A worker on the same SQLite file, in this process. */
+async function withWorker<T>(flags: string[], fn: () => Promise<T>): Promise<T> {
+  const { app } = await import('../fixtures/cli-app.js');
+  const worker = new Celeriac('cli-worker', { broker: flags[1]!, backend: flags[3]!, logger: captureLog().logger });
+  for (const name of app.tasks.userNames()) worker.registerTask(app.tasks.require(name));
+  const w = new Worker(worker, { logger: captureLog().logger, concurrency: 2 });
+  await w.start();
+  try {
+    return await fn();
+  } finally {
+    await w.stop();
+    await worker.close();
+  }
+}
+
+const APP = ['-A', 'test/fixtures/cli-app.ts'];
+
+describe('celeriac CLI', () => {
+  it('prints help for every command', async () => {
+    for (const cmd of ['worker', 'beat', 'call', 'result', 'purge']) {
+      const r = await run([cmd, '--help']);
+      assert.equal(r.code, 0, cmd);
+      assert.match(r.out.join('\n'), new RegExp(`Usage: celeriac ${cmd}`), cmd);
+    }
+  });
+
+  it('call prints the id; with --wait the result; result --wait reads it back', async () => {
+    const flags = urls();
+    const sent = await run(['call', 'cli.add', '--args', '[2, 3]', ...APP, ...flags]);
+    assert.equal(sent.code, 0, sent.err.join('\n'));
+    assert.match(sent.out[0]!, /^[0-9a-f-]{36}$/);
+    await withWorker(flags, async () => {
+      const waited = await run(['call', 'cli.add', '--args', '[20, 22]', '--wait', '--timeout', '10', ...APP, ...flags]);
+      assert.deepEqual(waited.out, ['42']);
+      const back = await run(['result', sent.out[0]!, '--wait', '--timeout', '10', ...APP, ...flags]);
+      assert.deepEqual(JSON.parse(back.out[0]!), { id: sent.out[0], state: 'SUCCESS', result: 5, traceback: null });
+    });
+  });
+
+  it('draws a progress bar from current/total meta in a terminal', async () => {
+    const flags = urls();
+    await withWorker(flags, async () => {
+      const r = await run(['call', 'cli.steps', '--args', '[4]', '--wait', '--timeout', '15', ...APP, ...flags], true);
+      assert.deepEqual(r.out, ['4']);
+      const bars = r.err.filter((l) => l.includes('PROGRESS ['));
+      assert.ok(bars.length >= 2, r.err.join('|'));
+    });
+    assert.equal(renderProgress('PROGRESS', { current: 5, total: 10 }, 10), 'PROGRESS [#####-----]  50% (5/10)');
+    assert.equal(renderProgress('PROGRESS', { done: 1 }), null);
+  });
+
+  it('purges with -f and says how many', async () => {
+    const flags = urls();
+    for (let i = 0; i < 3; i++) await run(['call', 'cli.add', '--args', '[1, 1]', ...APP, ...flags]);
+    const r = await run(['purge', '-f', ...APP, ...flags]);
+    assert.deepEqual(r.out, ['purged 3 messages from celery']);
+  });
+
+  it('reports bad input in one line without a stack, and with one under --debug', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['call', 'cli.add', ...APP, '-b', 'nonsense'], /bad broker URL 'nonsense'/],
+      [['call', 'cli.add', ...APP, '-b', 'kafka://x'], /unknown broker scheme 'kafka'/],
+      [['call', 'cli.add', '-A', 'test/fixtures/cli-app.ts:notAnApp'], /notAnApp/],
+      [['call', 'cli.add', '--args', '[1,', ...APP, ...urls()], /--args/],
+      [['call', 'cli.add', '-A', 'test/fixtures/missing.ts'], /missing\.ts/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await run(args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.err.length, 1, `one line for ${args.join(' ')}: ${r.err.join('\n')}`);
+      assert.match(r.err[0]!, pattern);
+      assert.doesNotMatch(r.err[0]!, /\n\s+at /);
+    }
+    const debug = await run(['call', 'cli.add', ...APP, '-b', 'kafka://x', '--debug']);
+    assert.equal(debug.code, 1);
+    assert.match(debug.err.join('\n'), /\n\s+at /);
+  });
+});
