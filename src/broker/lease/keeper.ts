@@ -57,7 +57,7 @@ const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread.ts' : '
 export class LeaseKeeper {
   private closed = false;
   private renewals = 0;
-  /** Holds and releases of this tick, sent to the thread together (one postMessage per tick). */
+  /** Releases of this tick, sent to the thread together (one postMessage per tick). */
   private pending: Array<{ op: 'hold' | 'release'; ids: string[] }> = [];
   private flushScheduled = false;
 
@@ -93,9 +93,14 @@ export class LeaseKeeper {
     return this.renewals;
   }
 
-  /** Starts keeping these messages alive. */
+  /**
+   * Starts keeping these messages alive, at once: a task that blocks the event loop right after
+   * being handed out must already be covered (pass a reserved batch in one call).
+   */
   hold(...ids: string[]): void {
-    if (!this.closed && ids.length > 0) this.queue('hold', ids);
+    if (this.closed || ids.length === 0) return;
+    this.flush(); // keep releases queued before this hold ahead of it
+    this.post({ op: 'hold', ids });
   }
 
   /** Stops keeping these messages alive (after ack, reject, or giving them back). */
@@ -103,7 +108,7 @@ export class LeaseKeeper {
     if (!this.closed && ids.length > 0) this.queue('release', ids);
   }
 
-  private queue(op: 'hold' | 'release', ids: string[]): void {
+  private queue(op: 'release', ids: string[]): void {
     const last = this.pending[this.pending.length - 1];
     if (last && last.op === op) last.ids.push(...ids);
     else this.pending.push({ op, ids: [...ids] });

@@ -105,7 +105,9 @@ export class RedisConsumer implements Consumer {
         const keys = this.keys();
         const batch = await this.transport.reserve(keys, want);
         if (batch.length > 0) {
-          for (const [key, payload] of batch) this.deliver(key, payload, true);
+          const deliveries = batch.map(([key, payload]) => this.prepare(key, payload, true));
+          this.transport.hold(deliveries.flatMap((d) => (d ? [d.deliveryTag] : [])));
+          for (const d of deliveries) if (d) this.handler(d);
           failures = 0;
           continue;
         }
@@ -118,7 +120,11 @@ export class RedisConsumer implements Consumer {
           await this.transport.client.rpush(key, payload);
           return;
         }
-        this.deliver(key, payload, false);
+        const delivery = this.prepare(key, payload, false);
+        if (delivery) {
+          this.transport.hold([delivery.deliveryTag]);
+          this.handler(delivery);
+        }
       } catch (err) {
         if (!this.active) return;
         failures++;
@@ -130,7 +136,8 @@ export class RedisConsumer implements Consumer {
     }
   }
 
-  private deliver(key: string, payload: string, recorded: boolean): void {
+  /** The delivery of a popped message (null for one that is not a kombu envelope, now parked). */
+  private prepare(key: string, payload: string, recorded: boolean): Delivery | null {
     const queue = queueOfKey(key);
     let unpacked: Unpacked;
     try {
@@ -142,11 +149,10 @@ export class RedisConsumer implements Consumer {
         `redis broker: a message in queue ${queue} is not a kombu envelope (${(err as Error).message}); parked in ${UNDECODABLE_KEY}`,
       );
       void this.transport.client.lpush(UNDECODABLE_KEY, payload).catch(() => undefined);
-      return;
+      return null;
     }
     const tag = unpacked.deliveryTag;
     this.held.set(tag, queue);
-    this.transport.hold(tag);
     const ready = recorded ? Promise.resolve() : this.transport.recordUnacked(tag, payload, unpacked.exchange, unpacked.routingKey);
     let settled = false;
     const settle = async (how: 'ack' | 'requeue'): Promise<void> => {
@@ -168,7 +174,7 @@ export class RedisConsumer implements Consumer {
       ack: () => settle('ack'),
       reject: (requeue) => settle(requeue ? 'requeue' : 'ack'),
     };
-    this.handler(delivery);
+    return delivery;
   }
 
   private async subscribe(queues: string[]): Promise<void> {

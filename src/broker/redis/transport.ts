@@ -272,9 +272,9 @@ export class RedisTransport implements Transport {
       .exec();
   }
 
-  /** @internal Starts renewing a held tag's lease. */
-  hold(tag: string): void {
-    this.keeper?.hold(tag);
+  /** @internal Starts renewing the leases of held tags. */
+  hold(tags: readonly string[]): void {
+    if (tags.length > 0) this.keeper?.hold(...tags);
   }
 
   /** @internal Acks a tag (batched with the other acks of this tick). */

@@ -149,10 +149,8 @@ class SqliteConsumer implements Consumer {
     const { store } = this.transport;
     this.lastVersion = store.dataVersion();
     const rows = store.reserve(this.queues, this.id, limit, Date.now() + this.transport.visibilityMs);
-    for (const row of rows) {
-      this.unacked.add(row.id);
-      this.transport.hold(this.id, row.id);
-    }
+    for (const row of rows) this.unacked.add(row.id);
+    this.transport.hold(this.id, rows.map((r) => r.id));
     for (const row of rows) this.deliver(row);
     return rows.length;
   }
@@ -282,9 +280,9 @@ export class SqliteTransport implements Transport {
     this.consumers.delete(consumer);
   }
 
-  /** @internal Starts keeping a reserved message's lease alive. */
-  hold(consumerId: string, id: number): void {
-    this.keeper?.hold(`${id}|${consumerId}`);
+  /** @internal Starts keeping the leases of reserved messages alive. */
+  hold(consumerId: string, ids: readonly number[]): void {
+    if (ids.length > 0) this.keeper?.hold(...ids.map((id) => `${id}|${consumerId}`));
   }
 
   /** @internal Acks, requeues or drops a held message. */
