@@ -18,6 +18,10 @@ import type { ApplyOptions } from '../canvas/options.js';
 import { Signature, type CanvasApp } from '../canvas/signature.js';
 import type { Schedule } from '../beat/schedules.js';
 import { applySettings, defaultSettings, type PeriodicTaskSpec, type Settings, type SettingsInput } from '../config/settings.js';
+import { Control } from '../control/client.js';
+import { EventDispatcher } from '../events/dispatcher.js';
+import { EventReceiver, type EventHandlers } from '../events/receiver.js';
+import { ClusterState } from '../events/state.js';
 import { ImproperlyConfigured, type Retry } from '../errors/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { CompressionRegistry } from '../protocol/compression.js';
@@ -28,12 +32,22 @@ import { callerFile, moduleName } from '../task/naming.js';
 import type { TaskOptions } from '../task/options.js';
 import { Request } from '../task/request.js';
 import { Task, type RetryOptions } from '../task/task.js';
-import { uuid } from '../utils/ids.js';
+import { hostname, uuid } from '../utils/ids.js';
 import { registerBuiltins } from './builtins.js';
 import { Producer } from './producer.js';
 import { TaskRegistry } from './registry.js';
 import { Router } from './router.js';
 import { applyEager, retryTask, storeState } from './execution.js';
+
+/** `app.events`. */
+export interface AppEvents {
+  /** A receiver calling `handlers` by event type (`'*'` for all); `start()` it. */
+  receiver(handlers: EventHandlers): EventReceiver;
+  /** This app's dispatcher (it sends `task-sent` with `task_send_sent_event`). */
+  dispatcher(): EventDispatcher;
+  /** A new, empty cluster state to feed events to. */
+  state(): ClusterState;
+}
 
 /** Options of the app: any setting (camelCase or Celery's name) plus these. */
 export interface CeleriacOptions extends SettingsInput {
@@ -98,6 +112,24 @@ export class Celeriac implements CanvasApp, ResultContext {
     this.router = new Router(this.conf);
     this.producer = new Producer(this.conf, this.router, () => this.codecs, () => this.getTransport(), this.oid);
     registerBuiltins(this);
+    this.producer.onSent = (call, id, route, message) => {
+      if (!this.conf.taskSendSentEvent) return;
+      const h = message.headers;
+      void this.events.dispatcher().send('task-sent', {
+        uuid: id,
+        name: call.name,
+        args: h['argsrepr'] ?? null,
+        kwargs: h['kwargsrepr'] ?? null,
+        retries: h['retries'] ?? 0,
+        eta: h['eta'] ?? null,
+        expires: h['expires'] ?? null,
+        root_id: h['root_id'] ?? null,
+        parent_id: h['parent_id'] ?? null,
+        queue: route.queue.name,
+        exchange: route.exchange,
+        routing_key: route.routingKey,
+      });
+    };
   }
 
   /** Serializers, compression and `accept_content`, as the protocol layer needs them. */
@@ -256,7 +288,29 @@ export class Celeriac implements CanvasApp, ResultContext {
     return retryTask(this, this.producer, task, request, options);
   }
 
-  // ---- revoking -----------------------------------------------------------------------------
+  // ---- revoking and remote control ------------------------------------------------------------
+
+  private controlClient: Control | undefined;
+  private eventsApi: AppEvents | undefined;
+
+  /** Monitoring events: a receiver, a dispatcher, and the cluster state they build. */
+  get events(): AppEvents {
+    if (!this.eventsApi) {
+      let dispatcher: EventDispatcher | undefined;
+      this.eventsApi = {
+        receiver: (handlers) => new EventReceiver(this, handlers),
+        dispatcher: () => (dispatcher ??= new EventDispatcher(this, `gen${process.pid}@${hostname()}`)),
+        state: () => new ClusterState(),
+      };
+    }
+    return this.eventsApi;
+  }
+
+  /** Remote control of the workers (Celery's `app.control`): inspect, revoke, rate limits, ... */
+  get control(): Control {
+    this.controlClient ??= new Control(this);
+    return this.controlClient;
+  }
 
   /**
    * Revokes a task: workers skip it (state REVOKED) and, with `terminate`, stop it if running.
@@ -324,6 +378,9 @@ export class Celeriac implements CanvasApp, ResultContext {
 
   /** Closes the broker and backend connections. */
   async close(): Promise<void> {
+    const control = this.controlClient;
+    this.controlClient = undefined;
+    await control?.close().catch(() => undefined);
     const transport = this.transportPromise;
     this.transportPromise = undefined;
     const backends = [...this.backendPromises.values()];

@@ -7,7 +7,7 @@ import type { Transport } from '../broker/port.js';
 import { redactUrl } from '../broker/registry.js';
 import { signatureList, type ApplyOptions } from '../canvas/options.js';
 import { CeleriacError, OperationalError } from '../errors/index.js';
-import { encodeTaskMessage, type Codecs } from '../protocol/message.js';
+import { encodeTaskMessage, type Codecs, type TransportMessage } from '../protocol/message.js';
 import type { Settings } from '../config/settings.js';
 import { currentRequest } from '../task/request.js';
 import type { Task } from '../task/task.js';
@@ -55,6 +55,9 @@ export class Producer {
     private readonly transport: () => Promise<Transport>,
     private readonly oid: string,
   ) {}
+
+  /** Called after each message is accepted by the broker (the `task-sent` event). */
+  onSent: ((call: TaskCall, id: string, route: ResolvedRoute, message: TransportMessage) => void) | undefined;
 
   private declare(transport: Transport, route: ResolvedRoute): Promise<void> {
     const q = route.queue;
@@ -145,6 +148,7 @@ export class Producer {
       );
     }
     if (inWorkerTask && options.addToParent !== false) parent.children.push([[id, null], null]);
+    this.onSent?.(call, id, route, message);
     return { id, route };
   }
 }

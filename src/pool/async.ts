@@ -14,8 +14,19 @@ export class Slots {
   private readonly queue: Array<() => void> = [];
   private idle: Deferred<void> | undefined;
 
-  constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`pool size must be a positive integer, got ${limit}`);
+  constructor(private size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`pool size must be a positive integer, got ${size}`);
+  }
+
+  get limit(): number {
+    return this.size;
+  }
+
+  /** Changes the number of slots; growing hands new slots to waiters at once. */
+  resize(size: number): void {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`pool size must be a positive integer, got ${size}`);
+    this.size = size;
+    while (this.used < this.size && this.queue.length > 0) this.queue.shift()!();
   }
 
   get active(): number {
@@ -28,7 +39,7 @@ export class Slots {
 
   /** Resolves when a slot is taken. */
   acquire(): Promise<void> {
-    if (this.used < this.limit) {
+    if (this.used < this.size) {
       this.used++;
       return Promise.resolve();
     }
@@ -40,7 +51,7 @@ export class Slots {
 
   release(): void {
     this.used--;
-    const next = this.queue.shift();
+    const next = this.used < this.size ? this.queue.shift() : undefined;
     if (next) next();
     else if (this.used === 0 && this.idle) {
       this.idle.resolve();
@@ -76,6 +87,11 @@ export class AsyncPool implements Pool {
 
   get limit(): number {
     return this.slots.limit;
+  }
+
+  /** Grows or shrinks the pool (remote control `pool_grow` / `pool_shrink`). */
+  resize(size: number): void {
+    this.slots.resize(size);
   }
 
   get active(): number {

@@ -47,6 +47,8 @@ export interface Pool {
   readonly waiting: number;
   /** Starts children, if any. */
   start(): Promise<void>;
+  /** Changes the number of slots, where the pool can (the async pool). */
+  resize?(size: number): void;
   /** Runs a job when a slot is free. Never rejects. */
   run(job: PoolJob): Promise<JobResult>;
   /**

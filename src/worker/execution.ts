@@ -27,6 +27,8 @@ export interface ExecutionContext {
   /** Task ids revoked with terminate while running are stopped with this. */
   onStarted(request: Request, task: Task): void;
   onFinished(request: Request, task: Task, outcome: TraceOutcome | null): void;
+  /** A task discarded without running (revoked or expired). */
+  onDiscarded?(request: Request, reason: 'revoked' | 'expired'): void;
 }
 
 /** Stores a final state for a task that never ran (revoked, expired). */
@@ -53,12 +55,14 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
     logger.info(`Discarding revoked task: ${task.name}[${id}]`);
     await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('revoked'), logger);
     await delivery.ack();
+    ctx.onDiscarded?.(request, 'revoked');
     return;
   }
   if (request.expires && request.expires.getTime() <= Date.now()) {
     logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires.toISOString()})`);
     await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger);
     await delivery.ack();
+    ctx.onDiscarded?.(request, 'expired');
     return;
   }
   await ctx.rateLimiter.acquire(task.name, task.rateLimit ?? app.conf.taskDefaultRateLimit);

@@ -28,6 +28,8 @@ import { deferred, type Deferred } from '../utils/deferred.js';
 import { expandNodeName } from '../utils/ids.js';
 import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
 import { Beat, type BeatOptions } from '../beat/beat.js';
+import { WorkerMailbox } from '../control/mailbox.js';
+import { WorkerEventDispatcher } from '../events/worker-events.js';
 import { watchEventLoop } from './loop-watch.js';
 import { RateLimiter } from './rate-limit.js';
 import { requestFromMessage } from './request-from-message.js';
@@ -66,6 +68,14 @@ export interface WorkerOptions {
   blockedLoopWarning?: number | null;
   /** Also run the beat service in this worker (`-B`), with these options. @defaultValue false */
   beat?: boolean | BeatOptions;
+  /** Answer remote control (`celery inspect`, `app.control`). @defaultValue true */
+  remoteControl?: boolean;
+  /** File keeping revoked ids across restarts (`--statedb`). */
+  statedb?: string;
+  /** At start, learn revoked ids from the running workers. @defaultValue true, except on memory:// */
+  mingle?: boolean;
+  /** Publish monitoring events (`-E`). @defaultValue `worker_send_task_events` */
+  sendEvents?: boolean;
 }
 
 /** The pools a worker can be started with. */
@@ -85,6 +95,8 @@ export interface WorkerEvents {
   'task-started': [request: Request];
   'task-finished': [request: Request, outcome: TraceOutcome | null];
   'task-rejected': [reason: Error, delivery: Delivery];
+  /** A task discarded without running: revoked before it started, or expired. */
+  'task-revoked': [request: Request, reason: 'revoked' | 'expired'];
   'worker-ready': [];
   'worker-shutdown': [];
 }
@@ -92,7 +104,8 @@ export interface WorkerEvents {
 /** A celeriac worker. */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly hostname: string;
-  readonly queues: readonly string[];
+  /** Queues consumed (remote control can add and cancel them). */
+  readonly queues: string[];
   readonly prefetchMultiplier: number;
   readonly logger: Logger;
   readonly pool: Pool;
@@ -101,7 +114,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly active = new Map<string, ActiveTask>();
   /** Tasks processed, by name. */
   readonly processed = new Map<string, number>();
+  /** Tasks received and not finished yet (waiting for an ETA, a pool slot, or running), by id. */
+  readonly received = new Map<string, { request: Request; task: Task; receivedAt: number }>();
+  /** When the worker started consuming (epoch ms). */
+  startedAt = 0;
   private consumer: Consumer | undefined;
+  /** Consumers replaced by add/cancel consumer: their held deliveries still settle. */
+  private readonly retired: Consumer[] = [];
+  private onDeliveryBound = (d: Delivery): void => this.onDelivery(d);
   private readonly etaTimers = new Map<string, { timer: NodeJS.Timeout; release(): void }>();
   private drained: Deferred<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -114,6 +134,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stopLoopWatch: (() => void) | undefined;
   /** The embedded beat service (`-B`), if any. */
   readonly beat: Beat | undefined;
+  private readonly mailbox: WorkerMailbox | undefined;
+  private readonly events: WorkerEventDispatcher | undefined;
   /** Recently finished tasks, to name the one that blocked the loop after it returned. */
   private readonly recentlyFinished: Array<{ label: string; startedAt: number; finishedAt: number }> = [];
 
@@ -133,6 +155,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.rateLimiter = new RateLimiter(app.conf.workerDisableRateLimits);
     this.blockedLoopWarning = options.blockedLoopWarning === undefined ? 2 : options.blockedLoopWarning;
     if (options.beat) this.beat = new Beat(app, { logger: this.logger, ...(options.beat === true ? {} : options.beat) });
+    if (options.remoteControl !== false) {
+      this.mailbox = new WorkerMailbox(this, { statedb: options.statedb, mingle: options.mingle ?? !app.conf.brokerUrl.startsWith('memory:') });
+    }
+    if (options.sendEvents ?? app.conf.workerSendTaskEvents) this.events = new WorkerEventDispatcher(this);
     this.execution = {
       app,
       logger: this.logger,
@@ -143,6 +169,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.active.set(request.id ?? '', { request, task, startedAt: Date.now() });
         this.emit('task-started', request);
       },
+      onDiscarded: (request, reason) => this.emit('task-revoked', request, reason),
       onFinished: (request, task, outcome) => {
         const started = this.active.get(request.id ?? '');
         if (started) {
@@ -213,7 +240,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     await this.pool.start();
     this.unsubscribeRevoke = this.app.onRevoke((id, opts) => this.onRevoke(id, opts.terminate ?? false, opts.signal));
-    this.consumer = await transport.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetch });
+    this.consumer = await transport.consume(this.queues, this.onDeliveryBound, { prefetch: this.prefetch });
+    this.startedAt = Date.now();
+    await this.mailbox?.start();
+    await this.events?.start();
     this.beat?.start();
     if (this.blockedLoopWarning !== null) {
       this.stopLoopWatch = watchEventLoop({ thresholdMs: this.blockedLoopWarning * 1000, onBlocked: (ms) => this.onLoopBlocked(ms) });
@@ -248,6 +278,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.unsubscribeRevoke?.();
     this.stopLoopWatch?.();
     await this.beat?.stop();
+    await this.mailbox?.stop().catch((err: unknown) => this.logger.warn(`remote control: ${(err as Error).message}`));
     this.rateLimiter.clear();
     // Tasks waiting for their ETA stay unacknowledged: closing the consumer gives them back.
     for (const { timer, release } of this.etaTimers.values()) {
@@ -264,9 +295,46 @@ export class Worker extends EventEmitter<WorkerEvents> {
       for (const id of this.active.keys()) this.pool.abort(id, new TaskRevokedError('worker cold shutdown'));
     }
     await consumer?.close();
+    for (const c of this.retired.splice(0)) await c.close();
     await this.pool.close();
+    await this.events?.stop().catch(() => undefined);
     this.emit('worker-shutdown');
     this.stopped.resolve();
+  }
+
+  /** Starts consuming one more queue (remote control `add_consumer`). */
+  async addQueue(name: string): Promise<void> {
+    if (this.queues.includes(name)) return;
+    const transport = await this.app.getTransport();
+    await transport.declareQueue({ name, exchange: name, exchangeType: 'direct', routingKey: name });
+    this.queues.push(name);
+    await this.resubscribe();
+  }
+
+  /** Stops consuming a queue (remote control `cancel_consumer`); tasks already received finish. */
+  async cancelQueue(name: string): Promise<void> {
+    const i = this.queues.indexOf(name);
+    if (i < 0) return;
+    this.queues.splice(i, 1);
+    await this.resubscribe();
+  }
+
+  private async resubscribe(): Promise<void> {
+    if (!this.consumer || this.closing) return;
+    const old = this.consumer;
+    await old.cancel();
+    this.retired.push(old);
+    this.consumer = this.queues.length > 0 ? await (await this.app.getTransport()).consume(this.queues, this.onDeliveryBound, { prefetch: this.prefetch }) : undefined;
+  }
+
+  /** Changes the pool size where the pool allows it (remote control `pool_grow` / `pool_shrink`). */
+  resizePool(size: number): void {
+    if (!this.pool.resize) {
+      this.logger.warn(`the ${this.pool.kind} pool cannot be resized`);
+      return;
+    }
+    this.pool.resize(size);
+    this.consumer?.setPrefetch(this.prefetch);
   }
 
   private onLoopBlocked(ms: number): void {
@@ -358,9 +426,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const request = requestFromMessage(decoded, delivery, this.hostname, NEVER_ABORTED);
     this.logger.info(`Task ${task.name}[${decoded.id}] received`);
     this.emit('task-received', request);
-    if (decoded.eta && decoded.eta.getTime() > Date.now()) await this.waitForEta(decoded.id, decoded.eta);
-    if (this.closing) return;
-    await executeTask(this.execution, delivery, task, request);
+    this.received.set(decoded.id, { request, task, receivedAt: Date.now() });
+    try {
+      if (decoded.eta && decoded.eta.getTime() > Date.now()) await this.waitForEta(decoded.id, decoded.eta);
+      if (this.closing) return;
+      await executeTask(this.execution, delivery, task, request);
+    } finally {
+      this.received.delete(decoded.id);
+    }
   }
 
   /** Holds a task until its ETA, raising the prefetch limit meanwhile so others keep flowing. */

@@ -1,0 +1,107 @@
+/**
+ * Celery's remote-control wire format (kombu's "pidbox"; shared/reference/celery-wire.md, §7):
+ * - a command is broadcast on the fanout exchange `celery.pidbox`; every worker consumes its own
+ *   queue `<hostname>.celery.pidbox` bound to it. Body: `{method, arguments, destination,
+ *   pattern, matcher, ticket, reply_to: {exchange, routing_key}}`; headers `{clock, expires}`.
+ * - replies go to the direct exchange `reply.celery.pidbox` with the caller's id as routing key
+ *   (the caller consumes `<id>.reply.celery.pidbox`). Body `{<hostname>: <reply>}`; headers
+ *   `{ticket, clock}`.
+ */
+import type { ExchangeType, QueueSpec, Transport } from '../broker/port.js';
+import type { TransportMessage } from '../protocol/message.js';
+
+export const PIDBOX_EXCHANGE = 'celery.pidbox';
+export const REPLY_EXCHANGE = 'reply.celery.pidbox';
+
+/** A control command as it travels. */
+export interface ControlMessage {
+  method: string;
+  arguments: Record<string, unknown>;
+  destination: string[] | null;
+  pattern: string | null;
+  matcher: string | null;
+  ticket: string;
+  reply_to: { exchange: string; routing_key: string } | null;
+}
+
+/** The queue a worker reads its commands from. */
+export function workerQueue(hostname: string): QueueSpec {
+  return {
+    name: `${hostname}.celery.pidbox`,
+    exchange: PIDBOX_EXCHANGE,
+    exchangeType: 'fanout',
+    routingKey: '',
+    durable: false,
+    autoDelete: true,
+    arguments: { 'x-message-ttl': 300_000, 'x-expires': 10_000 },
+  };
+}
+
+/** The queue a client collects replies in. */
+export function replyQueue(clientId: string): QueueSpec {
+  return {
+    name: `${clientId}.reply.celery.pidbox`,
+    exchange: REPLY_EXCHANGE,
+    exchangeType: 'direct',
+    routingKey: clientId,
+    durable: false,
+    autoDelete: true,
+    arguments: { 'x-message-ttl': 300_000, 'x-expires': 10_000 },
+  };
+}
+
+/** Declares the two pidbox exchanges (fanout for commands, direct for replies). */
+export async function declarePidbox(transport: Transport): Promise<void> {
+  const kinds: Array<[string, ExchangeType]> = [
+    [PIDBOX_EXCHANGE, 'fanout'],
+    [REPLY_EXCHANGE, 'direct'],
+  ];
+  for (const [name, type] of kinds) await transport.declareExchange(name, type);
+}
+
+/** A JSON message, as kombu sends control traffic. */
+export function jsonMessage(body: unknown, headers: Record<string, unknown>): TransportMessage {
+  return {
+    body: Buffer.from(JSON.stringify(body), 'utf8'),
+    contentType: 'application/json',
+    contentEncoding: 'utf-8',
+    headers,
+    properties: { delivery_mode: 1 },
+  };
+}
+
+/** Parses a command; throws a message naming what is wrong. */
+export function parseControlMessage(message: TransportMessage): ControlMessage {
+  if (!/json/.test(message.contentType)) throw new Error(`control message of content type '${message.contentType}' (expected JSON)`);
+  const body = JSON.parse(message.body.toString('utf8')) as Partial<ControlMessage> | null;
+  if (!body || typeof body !== 'object' || typeof body.method !== 'string') throw new Error('control message without a method');
+  const args = body.arguments;
+  return {
+    method: body.method,
+    arguments: args && typeof args === 'object' && !Array.isArray(args) ? args : {},
+    destination: Array.isArray(body.destination) ? body.destination.map(String) : null,
+    pattern: typeof body.pattern === 'string' ? body.pattern : null,
+    matcher: typeof body.matcher === 'string' ? body.matcher : null,
+    ticket: typeof body.ticket === 'string' ? body.ticket : '',
+    reply_to:
+      body.reply_to && typeof body.reply_to === 'object' && typeof body.reply_to.routing_key === 'string'
+        ? { exchange: String(body.reply_to.exchange ?? REPLY_EXCHANGE), routing_key: body.reply_to.routing_key }
+        : null,
+  };
+}
+
+/** A shell-style glob as a RegExp. */
+function globToRegExp(glob: string): RegExp {
+  const src = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${src}$`);
+}
+
+/** Whether a command addressed as in `msg` is for the worker `hostname`. */
+export function isForMe(msg: ControlMessage, hostname: string): boolean {
+  if (msg.destination && msg.destination.length > 0 && !msg.destination.includes(hostname)) return false;
+  if (msg.pattern) {
+    const re = msg.matcher === 'pcre' ? new RegExp(msg.pattern) : globToRegExp(msg.pattern);
+    if (!re.test(hostname)) return false;
+  }
+  return true;
+}
