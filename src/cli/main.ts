@@ -13,6 +13,7 @@ import type { AsyncResult } from '../result/async-result.js';
 import { READY_STATES } from '../result/states.js';
 import { Worker } from '../worker/worker.js';
 import { loadApp } from './load-app.js';
+import { registerMonitorCommands } from './monitor.js';
 import { renderProgress } from './progress.js';
 
 /** Where the CLI writes its normal output (stdout) and its log (stderr). */
@@ -244,6 +245,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       }
     });
 
+  registerMonitorCommands(program, io, common, (opts) => prepare(opts as unknown as CommonOpts, io));
   return program;
 }
 

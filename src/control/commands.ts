@@ -130,6 +130,7 @@ export const COMMANDS: Record<string, ControlHandler> = {
     if (terminate) return running.length === 0 ? ok('terminate: tasks unknown') : ok(`terminate: ${running.join(', ')}`);
     return ok(`tasks ${ids.join(', ')} flagged as revoked`);
   },
+  terminate: (ctx, args) => COMMANDS['revoke']!(ctx, { task_id: args['task_id'], terminate: true, signal: args['signal'] ?? 'TERM' }),
   rate_limit: (ctx, args) => {
     const task = ctx.worker.app.tasks.get(String(args['task_name']));
     if (!task) return nok(`unknown task ${String(args['task_name'])}`);

@@ -28,11 +28,11 @@ function urls(): string[] {
 }
 
 /** A worker on the same SQLite file, in this process. */
-async function withWorker<T>(flags: string[], fn: () => Promise<T>): Promise<T> {
+async function withWorker<T>(flags: string[], fn: () => Promise<T>, options: { sendEvents?: boolean } = {}): Promise<T> {
   const { app } = await import('../fixtures/cli-app.js');
   const worker = new Celeriac('cli-worker', { broker: flags[1]!, backend: flags[3]!, logger: captureLog().logger });
   for (const name of app.tasks.userNames()) worker.registerTask(app.tasks.require(name));
-  const w = new Worker(worker, { logger: captureLog().logger, concurrency: 2 });
+  const w = new Worker(worker, { logger: captureLog().logger, concurrency: 2, hostname: 'cli@test', ...options });
   await w.start();
   try {
     return await fn();
@@ -46,7 +46,7 @@ const APP = ['-A', 'test/fixtures/cli-app.ts'];
 
 describe('celeriac CLI', () => {
   it('prints help for every command', async () => {
-    for (const cmd of ['worker', 'beat', 'call', 'result', 'purge']) {
+    for (const cmd of ['worker', 'beat', 'call', 'result', 'purge', 'status', 'inspect', 'control', 'events']) {
       const r = await run([cmd, '--help']);
       assert.equal(r.code, 0, cmd);
       assert.match(r.out.join('\n'), new RegExp(`Usage: celeriac ${cmd}`), cmd);
@@ -103,5 +103,28 @@ describe('celeriac CLI', () => {
     const debug = await run(['call', 'cli.add', ...APP, '-b', 'kafka://x', '--debug']);
     assert.equal(debug.code, 1);
     assert.match(debug.err.join('\n'), /\n\s+at /);
+  });
+
+  it('status, inspect and control talk to the workers in celery\'s layout; events streams', async () => {
+    const flags = urls();
+    await withWorker(flags, async () => {
+      const status = await run(['status', ...APP, ...flags, '-t', '0.5']);
+      assert.deepEqual(status.out, ['->  cli@test: OK', '\n1 node online.']);
+      const ping = await run(['inspect', 'ping', ...APP, ...flags, '-t', '0.5']);
+      assert.deepEqual(ping.out, ['->  cli@test: OK', '        pong', '\n1 node online.']);
+      const registered = await run(['inspect', 'registered', ...APP, ...flags, '-t', '0.5', '-j']);
+      assert.deepEqual(JSON.parse(registered.out[0]!), { 'cli@test': ['cli.add', 'cli.steps'] });
+      const rate = await run(['control', 'rate_limit', 'cli.add', '5/s', ...APP, ...flags, '-t', '0.5']);
+      assert.deepEqual(rate.out, ['->  cli@test: OK', '        new rate limit set successfully']);
+      const bad = await run(['inspect', 'frob', ...APP, ...flags]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.err[0]!, /unknown inspect command 'frob'/);
+      const events = run(['events', '--dump', '--duration', '1.5', ...APP, ...flags]);
+      await new Promise((r) => setTimeout(r, 400));
+      const sent = await run(['call', 'cli.add', '--args', '[1, 1]', '--wait', ...APP, ...flags]);
+      assert.deepEqual(sent.out, ['2']);
+      const lines = (await events).out.map((l) => JSON.parse(l) as { type: string; hostname: string });
+      assert.ok(lines.some((e) => e.type === 'task-succeeded' && e.hostname === 'cli@test'), JSON.stringify(lines));
+    }, { sendEvents: true });
   });
 });
