@@ -222,6 +222,7 @@ export class Celeriac implements CanvasApp, ResultContext {
     kwargs: Readonly<Record<string, unknown>> = {},
     options: ApplyOptions = {},
   ): Promise<AsyncResult<R>> {
+    await (await this.getBackend()).onTaskCall?.();
     const sent = await this.producer.send({ name, args, kwargs, options });
     return new AsyncResult<R>(sent.id, this);
   }
@@ -262,6 +263,7 @@ export class Celeriac implements CanvasApp, ResultContext {
       return result;
     }
     if (task.typing ?? true) task.bindArguments(args, kwargs);
+    await (await this.backendForTask(task)).onTaskCall?.();
     const sent = await this.producer.send({ name: task.name, args, kwargs, options, task });
     return new AsyncResult(sent.id, this, null, typeof task.backend === 'object' ? task.backend : null);
   }
@@ -365,6 +367,7 @@ export class Celeriac implements CanvasApp, ResultContext {
               url,
               expiresSeconds: this.conf.resultExpires,
               backendOptions: this.conf.resultBackendTransportOptions,
+              client: { getTransport: () => this.getTransport(), oid: this.oid, persistent: this.conf.resultPersistent, logger: this.logger },
             })
           : new (await import('../backends/disabled.js')).DisabledBackend();
         await backend.connect();

@@ -75,7 +75,10 @@ export async function applyEager(
 export async function storeState(app: Celeriac, task: Task, taskId: string, state: string, meta: unknown, request: Request): Promise<void> {
   const backend = await app.backendForTask(task);
   const extended = task.resultExtended ?? app.conf.resultExtended;
-  await backend.storeResult(buildMeta(taskId, state, meta, null, request.id === taskId ? request : null, { extended }));
+  await backend.storeResult(buildMeta(taskId, state, meta, null, request.id === taskId ? request : null, { extended }), {
+    replyTo: request.replyTo,
+    correlationId: taskId,
+  });
 }
 
 /**

@@ -7,6 +7,9 @@
  * set and, with `result_extended`, `name, args, kwargs, worker, retries, queue`.
  */
 
+import type { Transport } from '../broker/port.js';
+import type { Logger } from '../logging/logger.js';
+
 /** A task's state record, under Celery's field names. */
 export interface TaskMeta {
   status: string;
@@ -42,6 +45,13 @@ export interface GroupMeta {
   date_done?: string | null;
 }
 
+/** Where the client that sent a task waits for its result (its message's properties). */
+export interface ResultDestination {
+  /** The client's reply queue (`reply_to`). */
+  replyTo: string | null;
+  correlationId: string | null;
+}
+
 /** One finished header task of a chord. */
 export interface ChordPart {
   taskId: string;
@@ -75,8 +85,11 @@ export interface ResultBackend {
   readonly driver: string;
   connect(): Promise<void>;
   close(): Promise<void>;
-  /** Stores a record (overwriting; a SUCCESS record is never overwritten by a later state). */
-  storeResult(meta: TaskMeta): Promise<void>;
+  /**
+   * Stores a record (overwriting; a SUCCESS record is never overwritten by a later state).
+   * `destination` is where the caller waits, for backends that send results to it (rpc://).
+   */
+  storeResult(meta: TaskMeta, destination?: ResultDestination): Promise<void>;
   /** The record of a task; a task never seen is PENDING. */
   getTaskMeta(taskId: string): Promise<TaskMeta>;
   /** Resolves with the record once the task is in a ready state (SUCCESS, FAILURE, REVOKED). */
@@ -90,6 +103,8 @@ export interface ResultBackend {
   deleteGroup(groupId: string): Promise<void>;
   /** Deletes expired records (the `celery.backend_cleanup` task); a no-op where keys expire. */
   cleanup(): Promise<void>;
+  /** Called before a task is sent, for backends that must prepare to receive its result (rpc://). */
+  onTaskCall?(): Promise<void>;
 }
 
 /** Options every backend factory receives. */
@@ -99,6 +114,18 @@ export interface BackendOptions {
   expiresSeconds: number | null;
   /** Driver-specific options (`result_backend_transport_options`). */
   backendOptions: Record<string, unknown>;
+  /** The app's broker and identity, for backends that use the broker (rpc://). */
+  client?: BackendClient;
+}
+
+/** What rpc:// needs from the app: its broker connection and reply queue name. */
+export interface BackendClient {
+  getTransport(): Promise<Transport>;
+  /** The app's id: its reply queue, the `reply_to` of the tasks it sends. */
+  readonly oid: string;
+  /** `result_persistent`: results survive a broker restart. */
+  readonly persistent: boolean;
+  readonly logger: Logger;
 }
 
 /** Creates a backend for a URL. */

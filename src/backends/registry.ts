@@ -13,6 +13,7 @@ export class BackendRegistry {
     const memory: BackendFactory = async (o) => new (await import('./memory/backend.js')).MemoryBackend(o);
     this.register('memory', memory);
     this.register('cache+memory', memory);
+    this.register('rpc', async (o) => new (await import('./rpc/backend.js')).RpcBackend(o));
     const memcached: BackendFactory = async (o) => new (await import('./memcached/backend.js')).MemcachedBackend(o);
     this.register('cache+memcached', memcached);
     this.register('cache+memcache', memcached);

@@ -24,6 +24,14 @@ export interface Route {
 /** Exchange types, as AMQP defines them. */
 export type ExchangeType = 'direct' | 'topic' | 'fanout';
 
+/** Flags of an exchange (AMQP). */
+export interface ExchangeOptions {
+  /** @defaultValue true */
+  durable?: boolean;
+  /** @defaultValue false */
+  autoDelete?: boolean;
+}
+
 /** A queue to declare, with its binding. */
 export interface QueueSpec {
   name: string;
@@ -91,8 +99,11 @@ export interface Transport {
   connect(): Promise<void>;
   /** Closes everything; held deliveries are given back. */
   close(): Promise<void>;
-  /** Declares an exchange (idempotent). */
-  declareExchange(name: string, type: ExchangeType): Promise<void>;
+  /**
+   * Declares an exchange (idempotent). `options` matter on AMQP, where a redeclaration with other
+   * flags is an error: Celery's task exchanges are durable, its pidbox exchanges are not.
+   */
+  declareExchange(name: string, type: ExchangeType, options?: ExchangeOptions): Promise<void>;
   /** Declares a queue and its binding (idempotent). */
   declareQueue(spec: QueueSpec): Promise<void>;
   /** Publishes; resolves once the broker has the message. */

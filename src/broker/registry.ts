@@ -16,6 +16,8 @@ export class TransportRegistry {
     const redis: TransportFactory = async (o) => new (await import('./redis/transport.js')).RedisTransport(o);
     this.register('redis', redis);
     this.register('rediss', redis);
+    const amqp: TransportFactory = async (o) => new (await import('./amqp/transport.js')).AmqpTransport(o);
+    for (const scheme of ['amqp', 'amqps', 'pyamqp']) this.register(scheme, amqp);
   }
 
   /** Adds a driver for a URL scheme (`memory`, `redis`, ...). */

@@ -16,7 +16,7 @@
  * the body's errbacks are applied.
  */
 import type { ResultBackend } from '../backends/port.js';
-import { ChordError } from '../errors/index.js';
+import { ChordError, ImproperlyConfigured } from '../errors/index.js';
 import { deserializeError, isSerializedError } from '../protocol/exceptions.js';
 import type { SignatureDict } from '../protocol/message.js';
 import { pyRepr } from '../protocol/repr.js';
@@ -99,6 +99,9 @@ export class Chord<R = unknown> extends Signature<R> {
     const headerResult = header.freeze(groupId);
     const bodyDict: SignatureDict = { ...body.toJSON(), chord_size: header.tasks.length };
     const backend = await app.getBackend();
+    if (backend.driver === 'rpc') {
+      throw new ImproperlyConfigured('the rpc:// result backend does not support chords (a group followed by more steps is one); use redis://, a db+ URL or memcached');
+    }
     if (backend.chords) {
       await backend.chords.prepare(groupId, headerResult.results.map((r) => r.id));
     } else {

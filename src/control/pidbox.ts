@@ -56,7 +56,8 @@ export async function declarePidbox(transport: Transport): Promise<void> {
     [PIDBOX_EXCHANGE, 'fanout'],
     [REPLY_EXCHANGE, 'direct'],
   ];
-  for (const [name, type] of kinds) await transport.declareExchange(name, type);
+  // As kombu declares them: not durable (a different flag would be an error on RabbitMQ).
+  for (const [name, type] of kinds) await transport.declareExchange(name, type, { durable: false });
 }
 
 /** A JSON message, as kombu sends control traffic. */

@@ -5,7 +5,7 @@
  * point with the guide's arguments. Acknowledgement is the worker's business, not this module's.
  */
 import type { Celeriac } from '../app/celeriac.js';
-import type { ResultBackend } from '../backends/port.js';
+import type { ResultBackend, ResultDestination } from '../backends/port.js';
 import { chordPartReturned } from '../canvas/chord.js';
 import { Signature } from '../canvas/signature.js';
 import { Ignore, Reject, Retry } from '../errors/index.js';
@@ -82,6 +82,11 @@ async function safely(logger: Logger, what: string, fn: () => unknown): Promise<
   }
 }
 
+/** Where the sender of `request` waits for the result of `taskId` (rpc://). */
+export function destinationOf(request: Request, taskId: string | null = request.id): ResultDestination {
+  return { replyTo: request.replyTo, correlationId: taskId };
+}
+
 /** Tells the chord this task is a header part of (if any) that it is done. */
 async function reportChordPart(app: Celeriac, backend: ResultBackend, request: Request, state: string, result: unknown, log: Logger): Promise<void> {
   if (!request.chord) return;
@@ -113,7 +118,7 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
     if (!ctx.store) return;
     try {
       backend ??= await task.getBackend();
-      await backend.storeResult(buildMeta(taskId, status, result, traceback, request, { extended }));
+      await backend.storeResult(buildMeta(taskId, status, result, traceback, request, { extended }), destinationOf(request));
     } catch (err) {
       log.error({ err }, `could not store state ${status} of task ${taskId}`);
     }
@@ -167,7 +172,7 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
     if (!ignoreResult) {
       if (ctx.store) {
         backend ??= await task.getBackend();
-        await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }));
+        await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }), destinationOf(request));
         await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
       }
     }
@@ -208,14 +213,14 @@ export async function recordFailure(
     const serialized = serializeError(error);
     try {
       const backend = await task.getBackend();
-      await backend.storeResult(buildMeta(id, state, serialized, einfo.traceback, request, { extended }));
+      await backend.storeResult(buildMeta(id, state, serialized, einfo.traceback, request, { extended }), destinationOf(request));
       await reportChordPart(app, backend, request, state, serialized, log);
       // The steps after a failed one will never run: mark them failed too, so waiting on the
       // chain's final result ends with this error instead of hanging.
       for (const step of request.chain ?? []) {
         const stepId = step.options?.['task_id'];
         if (typeof stepId === 'string') {
-          await backend.storeResult(buildMeta(stepId, state, serialized, einfo.traceback, null, { extended: false }));
+          await backend.storeResult(buildMeta(stepId, state, serialized, einfo.traceback, null, { extended: false }), destinationOf(request, stepId));
         }
       }
     } catch (err) {

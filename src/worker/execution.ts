@@ -32,10 +32,18 @@ export interface ExecutionContext {
 }
 
 /** Stores a final state for a task that never ran (revoked, expired). */
-export async function storeFinal(app: Celeriac, task: Task | undefined, taskId: string, state: string, error: Error, logger: Logger): Promise<void> {
+export async function storeFinal(
+  app: Celeriac,
+  task: Task | undefined,
+  taskId: string,
+  state: string,
+  error: Error,
+  logger: Logger,
+  replyTo: string | null = null,
+): Promise<void> {
   try {
     const backend = task ? await task.getBackend() : await app.getBackend();
-    await backend.storeResult(buildMeta(taskId, state, serializeError(error), error.stack ?? null, null));
+    await backend.storeResult(buildMeta(taskId, state, serializeError(error), error.stack ?? null, null), { replyTo, correlationId: taskId });
   } catch (err) {
     logger.error({ err }, `could not store state ${state} of task ${taskId}`);
   }
@@ -53,14 +61,14 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   const id = request.id ?? '';
   if (app.revoked.has(id)) {
     logger.info(`Discarding revoked task: ${task.name}[${id}]`);
-    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('revoked'), logger);
+    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('revoked'), logger, request.replyTo);
     await delivery.ack();
     ctx.onDiscarded?.(request, 'revoked');
     return;
   }
   if (request.expires && request.expires.getTime() <= Date.now()) {
     logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires.toISOString()})`);
-    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger);
+    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger, request.replyTo);
     await delivery.ack();
     ctx.onDiscarded?.(request, 'expired');
     return;

@@ -6,8 +6,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { Celeriac } from '../../app/celeriac.js';
-import type { GroupMeta, ResultBackend, TaskMeta, WaitOptions } from '../../backends/port.js';
-import type { ConsumeOptions, Consumer, DeliveryHandler, ExchangeType, QueueSpec, Route, Transport } from '../../broker/port.js';
+import type { GroupMeta, ResultBackend, ResultDestination, TaskMeta, WaitOptions } from '../../backends/port.js';
+import type { ConsumeOptions, Consumer, DeliveryHandler, ExchangeOptions, ExchangeType, QueueSpec, Route, Transport } from '../../broker/port.js';
 import { loadApp } from '../../cli/load-app.js';
 import { CELERIAC_ERROR_CLASSES, CELERY_ERROR_CLASSES, ImproperlyConfigured } from '../../errors/index.js';
 import { createLogger, parseLogLevel } from '../../logging/logger.js';
@@ -45,8 +45,8 @@ class ParentTransport implements Transport {
   readonly driver = 'parent';
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
-  async declareExchange(name: string, type: ExchangeType): Promise<void> {
-    await rpc('transport', 'declareExchange', [name, type]);
+  async declareExchange(name: string, type: ExchangeType, options?: ExchangeOptions): Promise<void> {
+    await rpc('transport', 'declareExchange', options ? [name, type, options] : [name, type]);
   }
   async declareQueue(spec: QueueSpec): Promise<void> {
     await rpc('transport', 'declareQueue', [spec]);
@@ -70,8 +70,8 @@ class ParentBackend implements ResultBackend {
   readonly driver = 'parent';
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
-  async storeResult(meta: TaskMeta): Promise<void> {
-    await rpc('backend', 'storeResult', [meta]);
+  async storeResult(meta: TaskMeta, destination?: ResultDestination): Promise<void> {
+    await rpc('backend', 'storeResult', destination ? [meta, destination] : [meta]);
   }
   async getTaskMeta(taskId: string): Promise<TaskMeta> {
     return (await rpc('backend', 'getTaskMeta', [taskId])) as TaskMeta;
