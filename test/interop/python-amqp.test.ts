@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Celeriac, sleep, Worker } from '../../src/index.js';
+import { Celeriac, Reject, sleep, Worker } from '../../src/index.js';
 import { captureLog } from '../helpers/app.js';
 import { serviceSkip, servicesRequired } from '../helpers/services.js';
 
@@ -62,6 +62,40 @@ describe('celeriac on RabbitMQ with rpc:// results', async () => {
       assert.deepEqual(await Promise.all(many.map((r) => r.get({ timeout: 10 }))), Array.from({ length: 50 }, (_, i) => 2 * i));
     } finally {
       await worker.stop();
+      await app.close();
+    }
+  });
+});
+
+describe('dead-lettering on RabbitMQ (the guide\'s Reject example)', async () => {
+  const skip = await serviceSkip('rabbitmq');
+  it('sends a task rejected without requeue to the queue\'s dead-letter exchange', { skip }, async () => {
+    const queue = `dl-work-${SUFFIX}`;
+    const dead = `dl-dead-${SUFFIX}`;
+    const app = new Celeriac('amqp-dlx', {
+      broker: AMQP_URL,
+      backend: 'memory://',
+      taskDefaultQueue: queue,
+      taskQueues: [{ name: queue, exchange: queue, routingKey: queue, arguments: { 'x-dead-letter-exchange': `dlx-${SUFFIX}`, 'x-dead-letter-routing-key': dead } }],
+      logger: captureLog().logger,
+    });
+    const render = app.task(function render() {
+      throw new Reject({ reason: 'out of memory', requeue: false });
+    }, { name: 'tasks.render_scene', acksLate: true });
+    const transport = await app.getTransport();
+    await transport.declareExchange(`dlx-${SUFFIX}`, 'direct');
+    await transport.declareQueue({ name: dead, exchange: `dlx-${SUFFIX}`, routingKey: dead });
+    const worker = new Worker(app, { logger: captureLog().logger });
+    await worker.start();
+    try {
+      await render.delay();
+      const deadline = Date.now() + 10_000;
+      while ((await transport.size(dead)) === 0 && Date.now() < deadline) await sleep(100);
+      assert.equal(await transport.size(dead), 1, 'the rejected message is in the dead-letter queue');
+      assert.equal(await transport.size(queue), 0);
+    } finally {
+      await worker.stop();
+      await transport.purge(dead);
       await app.close();
     }
   });
