@@ -5,41 +5,27 @@
  * Skipped without RabbitMQ or Python Celery, unless CELERIAC_REQUIRE_SERVICES=1.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Celeriac, Reject, sleep, Worker } from '../../src/index.js';
 import { captureLog } from '../helpers/app.js';
+import { lastLine, PY_DIR, pythonSkip, runPython, startPythonWorker } from '../helpers/python.js';
 import { serviceSkip, servicesRequired } from '../helpers/services.js';
 
-const PYTHON = '/usr/bin/python3';
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672//';
-const PY_DIR = new URL('../fixtures/py/', import.meta.url).pathname;
 const SUFFIX = randomUUID().slice(0, 8);
 const PY_QUEUE = `py-${SUFFIX}`;
 const JS_QUEUE = `js-${SUFFIX}`;
 const PY_ENV = { ...process.env, PYTHONPATH: PY_DIR, INTEROP_BROKER_URL: AMQP_URL.replace('amqp://', 'pyamqp://'), INTEROP_BACKEND_URL: 'rpc://' };
-
-function pythonProblem(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import celery, amqp'], { encoding: 'utf8' });
-  if (r.error) return r.error.message;
-  return r.status === 0 ? null : r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`;
-}
 
 class ValueError extends Error {
   override name = 'ValueError';
 }
 
 /** Runs Python client code (asynchronously: the celeriac worker in this process must keep running). */
-function pyClient(code: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ['-c', `import pyapp\n${code}`], { env: PY_ENV, cwd: PY_DIR });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('exit', (c) => (c === 0 ? resolve(out.trim().split('\n').pop() ?? '') : reject(new Error(`python client exited ${c}: ${err.slice(-500)}`))));
-  });
+async function pyClient(code: string): Promise<string> {
+  return lastLine(await runPython(['-c', `import pyapp\n${code}`], PY_ENV));
 }
 
 describe('celeriac on RabbitMQ with rpc:// results', async () => {
@@ -102,7 +88,7 @@ describe('dead-lettering on RabbitMQ (the guide\'s Reject example)', async () =>
 });
 
 describe('interop with Python Celery over RabbitMQ and rpc://', async () => {
-  const problem = (await serviceSkip('rabbitmq')) || (pythonProblem() && !servicesRequired ? `Python Celery unavailable: ${pythonProblem()}` : false);
+  const problem = (await serviceSkip('rabbitmq')) || pythonSkip(['celery', 'amqp']);
   let app: Celeriac;
   let worker: Worker;
   let pyWorker: ChildProcess | undefined;
@@ -123,22 +109,7 @@ describe('interop with Python Celery over RabbitMQ and rpc://', async () => {
     }, { name: 'js.fail' });
     worker = new Worker(app, { queues: [JS_QUEUE], logger: captureLog().logger });
     await worker.start();
-    pyWorker = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', 'worker', '--pool=solo', '-Q', PY_QUEUE, '-n', `py-${SUFFIX}@%h`, '-l', 'info'], {
-      env: PY_ENV,
-      cwd: PY_DIR,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let log = '';
-      const timer = setTimeout(() => reject(new Error(`python worker not ready: ${log.slice(-500)}`)), 40_000);
-      pyWorker!.stderr!.on('data', (b: Buffer) => {
-        log += b.toString();
-        if (log.includes('ready.')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-n', `py-${SUFFIX}@%h`], PY_ENV);
   });
 
   after(async () => {

@@ -5,41 +5,27 @@
  * CELERIAC_REQUIRE_SERVICES=1.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Celeriac, sleep, Worker, type CeleryEvent, type Task } from '../../src/index.js';
 import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { main, type CliIo } from '../../src/cli/main.js';
 import { captureLog } from '../helpers/app.js';
-import { serviceSkip, servicesRequired } from '../helpers/services.js';
+import { PY_DIR, PYTHON, pythonSkip, runPython, startPythonWorker } from '../helpers/python.js';
+import { serviceSkip } from '../helpers/services.js';
 
-const PYTHON = '/usr/bin/python3';
 const REDIS_URL = 'redis://127.0.0.1:6379/4';
-const PY_DIR = new URL('../fixtures/py/', import.meta.url).pathname;
 const PY_ENV = { ...process.env, PYTHONPATH: PY_DIR, INTEROP_REDIS_URL: REDIS_URL };
 const JS_HOST = `js-${process.pid}@test`;
 const PY_HOST = `py-${process.pid}@test`;
 
-function pythonProblem(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import celery, redis'], { encoding: 'utf8' });
-  if (r.error) return r.error.message;
-  return r.status === 0 ? null : r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`;
-}
-
 /** Runs `celery -A pyapp <args>`; resolves with its stdout. */
 function celery(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', ...args], { env: PY_ENV, cwd: PY_DIR });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('exit', (code) => (code === 0 || out ? resolve(out) : reject(new Error(`celery ${args.join(' ')} exited ${code}: ${err.slice(-400)}`))));
-  });
+  return runPython(['-m', 'celery', '-A', 'pyapp', ...args], PY_ENV, true);
 }
 
 describe('remote control and events with Python Celery over Redis', async () => {
-  const problem = (await serviceSkip('redis')) || (pythonProblem() && !servicesRequired ? `Python Celery unavailable: ${pythonProblem()}` : false);
+  const problem = (await serviceSkip('redis')) || pythonSkip(['celery', 'redis']);
   let app: Celeriac;
   let worker: Worker;
   let pyWorker: ChildProcess | undefined;
@@ -70,22 +56,7 @@ describe('remote control and events with Python Celery over Redis', async () => 
     stopReceiver = () => receiver.stop();
     worker = new Worker(app, { queues: ['js'], hostname: JS_HOST, sendEvents: true, logger: captureLog().logger });
     await worker.start();
-    pyWorker = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', 'worker', '--pool=solo', '-Q', 'py', '-E', '-n', PY_HOST, '-l', 'info'], {
-      env: PY_ENV,
-      cwd: PY_DIR,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let log = '';
-      const timer = setTimeout(() => reject(new Error(`python worker not ready: ${log.slice(-500)}`)), 40_000);
-      pyWorker!.stderr!.on('data', (b: Buffer) => {
-        log += b.toString();
-        if (log.includes('ready.')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    pyWorker = await startPythonWorker(['-Q', 'py', '-E', '-n', PY_HOST], PY_ENV);
   });
 
   after(async () => {

@@ -6,39 +6,20 @@
  * CELERIAC_REQUIRE_SERVICES=1.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Celeriac, chain, chord, Worker, type Task } from '../../src/index.js';
 import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { captureLog } from '../helpers/app.js';
-import { serviceSkip, servicesRequired } from '../helpers/services.js';
+import { lastLine, PY_DIR, PYTHON, pythonSkip, runPython, startPythonWorker } from '../helpers/python.js';
+import { serviceSkip } from '../helpers/services.js';
 
-const PYTHON = '/usr/bin/python3';
 const REDIS_URL = 'redis://127.0.0.1:6379/5';
-const PY_DIR = new URL('../fixtures/py/', import.meta.url).pathname;
 const PY_ENV = { ...process.env, PYTHONPATH: PY_DIR, INTEROP_REDIS_URL: REDIS_URL };
 
-function pythonProblem(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import celery, redis'], { encoding: 'utf8' });
-  if (r.error) return r.error.message;
-  return r.status === 0 ? null : r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`;
-}
-
 /** Runs a client scenario of pyapp.py; resolves with its last output line. */
-function pyClient(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ['-m', 'pyapp', ...args], { env: PY_ENV, cwd: PY_DIR });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out.trim().split('\n').pop() ?? '');
-      else reject(new Error(`python client ${args.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
-    });
-  });
+async function pyClient(...args: string[]): Promise<string> {
+  return lastLine(await runPython(['-m', 'pyapp', ...args], PY_ENV));
 }
 
 class ValueError extends Error {
@@ -46,7 +27,7 @@ class ValueError extends Error {
 }
 
 describe('interop with Python Celery over Redis', async () => {
-  const problem = (await serviceSkip('redis')) || (pythonProblem() && !servicesRequired ? `Python Celery unavailable: ${pythonProblem()}` : false);
+  const problem = (await serviceSkip('redis')) || pythonSkip(['celery', 'redis']);
   let app: Celeriac;
   let worker: Worker;
   let pyWorker: ChildProcess | undefined;
@@ -83,23 +64,7 @@ describe('interop with Python Celery over Redis', async () => {
     }, { name: 'js.flaky', bind: true });
     worker = new Worker(app, { queues: ['js'], concurrency: 4, logger: captureLog().logger });
     await worker.start();
-    pyWorker = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', 'worker', '--pool=solo', '-Q', 'py', '-l', 'info', '-n', `py-${process.pid}@%h`], {
-      env: PY_ENV,
-      cwd: PY_DIR,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let log = '';
-      const timer = setTimeout(() => reject(new Error(`python worker not ready: ${log.slice(-500)}`)), 40_000);
-      pyWorker!.stderr!.on('data', (b: Buffer) => {
-        log += b.toString();
-        if (log.includes('ready.')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      pyWorker!.once('exit', (code) => reject(new Error(`python worker exited ${code}: ${log.slice(-500)}`)));
-    });
+    pyWorker = await startPythonWorker(['-Q', 'py', '-n', `py-${process.pid}@%h`], PY_ENV);
   });
 
   after(async () => {

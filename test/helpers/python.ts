@@ -1,0 +1,65 @@
+/**
+ * Running the Python Celery peer (Debian's python3-celery, /usr/bin/python3) in interop tests:
+ * availability, worker processes waited on until ready, and client scripts run asynchronously
+ * (so a celeriac worker in the test process keeps running meanwhile).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { servicesRequired } from './services.js';
+
+export const PYTHON = '/usr/bin/python3';
+/** The Python side's modules (pyapp.py). */
+export const PY_DIR = new URL('../fixtures/py/', import.meta.url).pathname;
+
+/** Why Python Celery with `modules` cannot be used (a skip reason), or false when it can (or CI requires it). */
+export function pythonSkip(modules: string[]): string | false {
+  const r = spawnSync(PYTHON, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8' });
+  const problem = r.error ? r.error.message : r.status === 0 ? null : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);
+  return problem && !servicesRequired ? `Python Celery unavailable (${problem}); apt-get install python3-celery` : false;
+}
+
+/** Starts `python -m celery -A pyapp worker <args>`; resolves once it logs that it is ready. */
+export async function startPythonWorker(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', 'worker', '--pool=solo', '-l', 'info', ...args], {
+    env,
+    cwd: PY_DIR,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`python worker not ready: ${log.slice(-500)}`)), 40_000);
+    child.stderr!.on('data', (b: Buffer) => {
+      log += b.toString();
+      if (log.includes('ready.')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`python worker exited ${code}: ${log.slice(-500)}`));
+    });
+  });
+  return child;
+}
+
+/** Runs `python <args>` in PY_DIR; resolves with its stdout (rejects on a non-zero exit unless `allowFailure`). */
+export function runPython(args: string[], env: NodeJS.ProcessEnv, allowFailure = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, args, { env, cwd: PY_DIR });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0 || allowFailure) resolve(out);
+      else reject(new Error(`python ${args.join(' ')} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
+}
+
+/** The last line a Python run printed. */
+export function lastLine(out: string): string {
+  return out.trim().split('\n').pop() ?? '';
+}
