@@ -15,3 +15,25 @@ export const build = fromSource ? 'TypeScript sources through tsx' : 'compiled d
 
 export const lib = (await import(fromSource ? '../src/index.js' : dist.href)) as typeof Celeriac;
 export const redisDriver = (await import(fromSource ? '../src/broker/redis/transport.js' : new URL('../dist/broker/redis/transport.js', import.meta.url).href)) as typeof RedisDriver;
+
+/** Drain of `n` no-op tasks (results stored) by one worker on `broker`/`backend`: tasks per second. */
+export async function celeriacDrain(broker: string, backend: string, n: number, concurrency: number): Promise<number> {
+  const { Celeriac, silentLogger, Worker } = lib;
+  const app = new Celeriac('bench', { broker, backend, logger: silentLogger });
+  app.task(function noop() {
+    return null;
+  }, { name: 'bench.noop' });
+  for (let i = 0; i < n; i += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, k) => app.sendTask('bench.noop', [i + k])));
+  }
+  const worker = new Worker(app, { concurrency, logger: silentLogger, blockedLoopWarning: null, remoteControl: false });
+  let done = 0;
+  const finished = new Promise<void>((resolve) => worker.on('task-finished', () => ++done === n && resolve()));
+  const start = performance.now();
+  await worker.start();
+  await finished;
+  const ms = performance.now() - start;
+  await worker.stop();
+  await app.close();
+  return (n / ms) * 1000;
+}

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { Queue, QueueEvents, Worker as BullWorker } from 'bullmq';
 import type { AsyncResult, Celeriac as App } from '../src/index.js';
-import { build, lib, redisDriver } from './lib.js';
+import { build, celeriacDrain, lib, redisDriver } from './lib.js';
 import { envNumber, percentile, report, since, type Row } from './util.js';
 
 const { Celeriac, silentLogger, Worker } = lib;
@@ -37,28 +37,15 @@ function celeriacApp(): App {
   return app;
 }
 
-async function celeriacDrain(): Promise<number> {
+async function celeriacRedisDrain(): Promise<number> {
   await flush(DB.celeriac);
-  const app = celeriacApp();
-  for (let i = 0; i < N; i += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, N - i) }, (_, k) => app.sendTask('bench.noop', [i + k])));
-  }
-  const worker = new Worker(app, { concurrency: CONCURRENCY, logger: silentLogger, blockedLoopWarning: null });
-  let done = 0;
-  const finished = new Promise<void>((resolve) => worker.on('task-finished', () => ++done === N && resolve()));
-  const start = performance.now();
-  await worker.start();
-  await finished;
-  const ms = since(start);
-  await worker.stop();
-  await app.close();
-  return (N / ms) * 1000;
+  return celeriacDrain(url(DB.celeriac), url(DB.celeriac), N, CONCURRENCY);
 }
 
 async function celeriacLatency(): Promise<[number, number]> {
   await flush(DB.celeriac);
   const app = celeriacApp();
-  const worker = new Worker(app, { concurrency: CONCURRENCY, logger: silentLogger, blockedLoopWarning: null });
+  const worker = new Worker(app, { concurrency: CONCURRENCY, logger: silentLogger, blockedLoopWarning: null, remoteControl: false });
   await worker.start();
   const samples: number[] = [];
   for (let i = 0; i < CALLS; i++) {
@@ -183,7 +170,7 @@ process.stdout.write(
 );
 
 const drain: Row[] = [
-  { name: 'celeriac', value: await celeriacDrain(), unit: 'tasks/s' },
+  { name: 'celeriac', value: await celeriacRedisDrain(), unit: 'tasks/s' },
   { name: 'BullMQ', value: await bullDrain(), unit: 'tasks/s' },
 ];
 if (withCelery) drain.push({ name: 'Celery (threads pool)', value: await celeryDrain(), unit: 'tasks/s' });
