@@ -37,20 +37,31 @@ export async function pollUntilReady(
 /** Waits for a task's ready record using a change notification, re-checking on each change. */
 export async function waitWithNotifications(
   get: (id: string) => Promise<TaskMeta>,
-  subscribe: (taskId: string, onChange: () => void) => Promise<() => Promise<void>>,
+  subscribe: (taskId: string, onChange: (record?: string) => void) => Promise<() => Promise<void>>,
   taskId: string,
   options: WaitOptions = {},
 ): Promise<TaskMeta> {
   let wake: (() => void) | undefined;
   let changed = false;
-  const unsubscribe = await subscribe(taskId, () => {
+  /** A ready record that came with its notification (Redis publishes it): no need to read it. */
+  let published: TaskMeta | undefined;
+  const unsubscribe = await subscribe(taskId, (record) => {
     changed = true;
+    if (record !== undefined) {
+      try {
+        const meta = fromJson(record) as TaskMeta;
+        if (READY_STATES.has(meta.status)) published = meta;
+      } catch {
+        // Not a record: read it from the store instead.
+      }
+    }
     wake?.();
   });
   try {
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
     for (;;) {
       changed = false;
+      if (published) return published;
       const meta = await get(taskId);
       if (READY_STATES.has(meta.status)) return meta;
       const left = deadline - Date.now();
@@ -88,8 +99,8 @@ export interface KeyValueStore {
   delete(key: string): Promise<void>;
   /** Announces a change of `key` to waiting clients, if the store can (Redis PUBLISH). */
   publish?(key: string, value: string): Promise<void>;
-  /** Subscribes to changes of `key`; returns an unsubscribe function. */
-  subscribe?(key: string, onChange: () => void): Promise<() => Promise<void>>;
+  /** Subscribes to changes of `key` (given the new value when the store publishes it); returns an unsubscribe function. */
+  subscribe?(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>>;
   /** Atomically increments an integer key (created at 0), returning the new value. */
   incr?(key: string, ttlSeconds: number | null): Promise<number>;
   connect(): Promise<void>;

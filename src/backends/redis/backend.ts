@@ -18,7 +18,7 @@ import type { BackendOptions, ChordPart, ChordStore } from '../port.js';
 class RedisStore implements KeyValueStore {
   client: RedisClient | undefined;
   private subscriber: RedisClient | undefined;
-  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly listeners = new Map<string, Set<(value?: string) => void>>();
 
   constructor(
     private readonly url: string,
@@ -59,12 +59,12 @@ class RedisStore implements KeyValueStore {
     await this.redis.publish(key, value);
   }
 
-  async subscribe(key: string, onChange: () => void): Promise<() => Promise<void>> {
+  async subscribe(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>> {
     if (!this.subscriber) {
       const sub = this.redis.duplicate();
       sub.on('error', () => undefined);
-      sub.on('message', (channel: string) => {
-        for (const cb of this.listeners.get(channel) ?? []) cb();
+      sub.on('message', (channel: string, message: string) => {
+        for (const cb of this.listeners.get(channel) ?? []) cb(message);
       });
       this.subscriber = sub;
     }
