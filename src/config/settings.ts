@@ -218,10 +218,11 @@ export function camelCase(name: string): string {
 
 /** The canonical setting name of a user-given key, or undefined if unknown. */
 export function settingName(key: string, known: Settings): keyof Settings | undefined {
-  const alias = ALIASES[key] ?? ALIASES[key.toLowerCase()];
+  const lower = key.toLowerCase();
+  const alias = Object.hasOwn(ALIASES, key) ? ALIASES[key] : Object.hasOwn(ALIASES, lower) ? ALIASES[lower] : undefined;
   if (alias) return alias;
   const camel = camelCase(key);
-  return camel in known ? (camel as keyof Settings) : undefined;
+  return Object.hasOwn(known, camel) ? (camel as keyof Settings) : undefined;
 }
 
 /**

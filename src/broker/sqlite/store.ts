@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS celeriac_messages (
 CREATE INDEX IF NOT EXISTS celeriac_messages_ready ON celeriac_messages (queue, reserved_by, priority DESC, id);
 CREATE INDEX IF NOT EXISTS celeriac_messages_leases ON celeriac_messages (reserved_by, visible_at);
 CREATE TABLE IF NOT EXISTS celeriac_exchanges (name TEXT PRIMARY KEY, type TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS celeriac_queues (name TEXT PRIMARY KEY, auto_delete INTEGER NOT NULL DEFAULT 0, message_ttl INTEGER);
 CREATE TABLE IF NOT EXISTS celeriac_bindings (
   exchange TEXT NOT NULL,
   queue TEXT NOT NULL,
@@ -101,6 +102,10 @@ export class SqliteStore {
   private readonly requeueStmt: BetterSqlite3.Statement;
   private readonly releaseAll: BetterSqlite3.Statement;
   private readonly restoreStmt: BetterSqlite3.Statement;
+  private readonly addQueue: BetterSqlite3.Statement;
+  private readonly expireStmt: BetterSqlite3.Statement;
+  private readonly isAutoDelete: BetterSqlite3.Statement;
+  private readonly dropQueue: (name: string) => void;
   private readonly sizeStmt: BetterSqlite3.Statement;
   private readonly purgeStmt: BetterSqlite3.Statement;
   private readonly exchangeType: BetterSqlite3.Statement;
@@ -112,10 +117,24 @@ export class SqliteStore {
 
   constructor(readonly db: BetterSqlite3.Database) {
     db.exec(SCHEMA);
+    // Files created before message TTLs existed get the column now.
+    const columns = db.prepare('PRAGMA table_info(celeriac_messages)').all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === 'published_at')) db.exec('ALTER TABLE celeriac_messages ADD COLUMN published_at INTEGER NOT NULL DEFAULT 0');
     this.insert = db.prepare(
-      `INSERT INTO celeriac_messages (queue, priority, body, content_type, content_encoding, headers, properties, exchange, routing_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO celeriac_messages (queue, priority, body, content_type, content_encoding, headers, properties, exchange, routing_key, published_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.addQueue = db.prepare('INSERT OR REPLACE INTO celeriac_queues (name, auto_delete, message_ttl) VALUES (?, ?, ?)');
+    this.expireStmt = db.prepare(
+      `DELETE FROM celeriac_messages WHERE reserved_by IS NULL
+       AND published_at < ? - (SELECT message_ttl FROM celeriac_queues q WHERE q.name = celeriac_messages.queue)`,
+    );
+    this.dropQueue = db.transaction((name: string) => {
+      db.prepare('DELETE FROM celeriac_bindings WHERE queue = ?').run(name);
+      db.prepare('DELETE FROM celeriac_messages WHERE queue = ?').run(name);
+      db.prepare('DELETE FROM celeriac_queues WHERE name = ?').run(name);
+    });
+    this.isAutoDelete = db.prepare('SELECT auto_delete FROM celeriac_queues WHERE name = ?');
     this.ackStmt = db.prepare('DELETE FROM celeriac_messages WHERE id = ? AND reserved_by = ?');
     this.requeueStmt = db.prepare(
       'UPDATE celeriac_messages SET reserved_by = NULL, visible_at = 0, redelivered = 1 WHERE id = ? AND reserved_by = ?',
@@ -142,6 +161,7 @@ export class SqliteStore {
           JSON.stringify(m.properties),
           route.exchange,
           route.routingKey,
+          Date.now(),
         );
       }
     });
@@ -209,6 +229,24 @@ export class SqliteStore {
   /** Makes every message a consumer holds ready again. */
   release(consumer: string): number {
     return this.releaseAll.run(consumer).changes;
+  }
+
+  /** Remembers a queue's flags: auto-delete, and a message TTL (ms) from `x-message-ttl`. */
+  declareQueue(name: string, autoDelete: boolean, messageTtlMs: number | null): void {
+    this.addQueue.run(name, autoDelete ? 1 : 0, messageTtlMs);
+  }
+
+  /** Deletes ready messages older than their queue's TTL; returns how many. */
+  expireMessages(now: number): number {
+    return this.expireStmt.run(now).changes;
+  }
+
+  /** Removes an auto-delete queue (bindings and messages) once its consumer is gone. */
+  dropIfAutoDelete(name: string): boolean {
+    const row = this.isAutoDelete.get(name) as { auto_delete: number } | undefined;
+    if (!row || row.auto_delete !== 1) return false;
+    this.dropQueue(name);
+    return true;
   }
 
   /** Makes messages whose lease ran out before `now` ready again; returns how many. */

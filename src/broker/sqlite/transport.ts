@@ -242,6 +242,11 @@ export class SqliteTransport implements Transport {
   }
 
   async declareQueue(spec: QueueSpec): Promise<void> {
+    const ttl = spec.arguments?.['x-message-ttl'];
+    const autoDelete = spec.autoDelete ?? false;
+    if (autoDelete || typeof ttl === 'number') {
+      this.write(() => this.store.declareQueue(spec.name, autoDelete, typeof ttl === 'number' ? ttl : null));
+    }
     if (spec.exchange !== undefined && spec.exchange !== '') {
       const { exchange } = spec;
       this.write(() => this.store.bind(exchange, spec.exchangeType ?? 'direct', spec.name, spec.routingKey ?? spec.name));
@@ -275,9 +280,18 @@ export class SqliteTransport implements Transport {
     return this.store.size(queue);
   }
 
-  /** @internal */
+  /** @internal A consumer stopped: auto-delete queues nobody here consumes any more go away. */
   forget(consumer: SqliteConsumer): void {
     this.consumers.delete(consumer);
+    if (!this.db) return;
+    for (const queue of consumer.queues) {
+      if ([...this.consumers].some((c) => c.queues.includes(queue))) continue;
+      try {
+        this.store.dropIfAutoDelete(queue);
+      } catch (err) {
+        this.logger.warn(`sqlite broker: could not delete auto-delete queue ${queue}: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** @internal Starts keeping the leases of reserved messages alive. */
@@ -304,6 +318,7 @@ export class SqliteTransport implements Transport {
   private restore(): void {
     if (!this.db) return;
     try {
+      this.store.expireMessages(Date.now());
       const n = this.store.restoreExpired(Date.now());
       if (n > 0) {
         this.logger.warn(`sqlite broker: ${n} message(s) whose holder stopped renewing its lease are ready again (redelivered)`);
