@@ -46,3 +46,31 @@ describe('sqlite broker queue lifetimes', () => {
     }
   });
 });
+
+describe('sqlite broker unreadable rows', () => {
+  it('moves a message it cannot read to celeriac.undecodable and goes on delivering', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'celeriac-bad-')), 'q.db');
+    const t = new SqliteTransport({ url: `sqlite:///${file}`, transportOptions: {} });
+    await t.connect();
+    try {
+      t.store.db
+        .prepare("INSERT INTO celeriac_messages (queue, priority, body, content_type, content_encoding, headers, properties, exchange, routing_key) VALUES ('q', 0, x'7b7d', 'application/json', 'utf-8', '{broken', '{}', '', 'q')")
+        .run();
+      await t.publish({ body: Buffer.from('{}'), contentType: 'application/json', contentEncoding: 'utf-8', headers: { ok: true }, properties: {} }, { exchange: '', routingKey: 'q' });
+      const got: unknown[] = [];
+      await t.consume(['q'], (d) => {
+        got.push(d.message.headers);
+        void d.ack();
+      }, { prefetch: 0 });
+      const deadline = Date.now() + 3000;
+      while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got, [{ ok: true }]);
+      assert.equal(await t.size('celeriac.undecodable'), 1);
+    } finally {
+      await t.close();
+    }
+  });
+});

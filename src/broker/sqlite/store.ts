@@ -226,6 +226,15 @@ export class SqliteStore {
     return this.requeueStmt.run(id, consumer).changes > 0;
   }
 
+  /** Moves a held message nobody can read to the `celeriac.undecodable` queue, for inspection. */
+  park(id: number, consumer: string): boolean {
+    return (
+      this.db
+        .prepare("UPDATE celeriac_messages SET queue = 'celeriac.undecodable', reserved_by = NULL, visible_at = 0 WHERE id = ? AND reserved_by = ?")
+        .run(id, consumer).changes > 0
+    );
+  }
+
   /** Makes every message a consumer holds ready again. */
   release(consumer: string): number {
     return this.releaseAll.run(consumer).changes;

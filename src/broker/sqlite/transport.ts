@@ -157,7 +157,7 @@ class SqliteConsumer implements Consumer {
 
   private deliver(row: MessageRow): void {
     let settled = false;
-    const settle = (how: 'ack' | 'requeue' | 'drop'): void => {
+    const settle = (how: 'ack' | 'requeue' | 'drop' | 'park'): void => {
       if (settled) return;
       settled = true;
       if (!this.unacked.delete(row.id)) return; // given back by close()
@@ -174,8 +174,8 @@ class SqliteConsumer implements Consumer {
         properties: JSON.parse(row.properties) as TransportMessage['properties'],
       };
     } catch (err) {
-      this.transport.logger.error({ err }, `sqlite broker: dropping unreadable message ${row.id} in queue ${row.queue}`);
-      settle('drop');
+      this.transport.logger.error({ err }, `sqlite broker: message ${row.id} in queue ${row.queue} is unreadable; moved to celeriac.undecodable`);
+      settle('park');
       return;
     }
     const delivery: Delivery = {
@@ -300,10 +300,12 @@ export class SqliteTransport implements Transport {
   }
 
   /** @internal Acks, requeues or drops a held message. */
-  settle(consumerId: string, id: number, how: 'ack' | 'requeue' | 'drop'): void {
+  settle(consumerId: string, id: number, how: 'ack' | 'requeue' | 'drop' | 'park'): void {
     this.keeper?.release(`${id}|${consumerId}`);
     if (!this.db) return; // closed: the lease runs out and the message comes back
-    this.write(() => (how === 'requeue' ? this.store.requeue(id, consumerId) : this.store.ack(id, consumerId)));
+    this.write(() =>
+      how === 'requeue' ? this.store.requeue(id, consumerId) : how === 'park' ? this.store.park(id, consumerId) : this.store.ack(id, consumerId),
+    );
     if (how === 'requeue') for (const c of this.consumers) c.wake();
   }
 
