@@ -68,8 +68,12 @@ export class Slots {
 }
 
 interface Running {
-  controller: AbortController;
-  killed: Deferred<JobResult>;
+  /** The job's abort controller, made on first use. */
+  controller(): AbortController;
+  /** Ends the job's `run()` as killed. */
+  kill(result: JobResult): void;
+  /** Marks the run as abandoned: whatever it does later is not recorded. */
+  abandon(): void;
 }
 
 /** Runs jobs on the event loop, `limit` at a time. */
@@ -109,13 +113,17 @@ export class AsyncPool implements Pool {
     const id = job.request.id ?? '';
     try {
       if (!(await job.accept())) return { kind: 'skipped' };
-      const controller = new AbortController();
-      const killed = deferred<JobResult>();
-      job.request.signal = controller.signal;
-      this.running.set(id, { controller, killed });
-      job.started();
-      const done = this.runner(job.task, job.request).then((outcome): JobResult => ({ kind: 'done', outcome }));
-      return await Promise.race([done, killed.promise]);
+      let controller: AbortController | undefined;
+      const lazy = (): AbortController => (controller ??= new AbortController());
+      job.request.lazySignal(() => lazy().signal);
+      return await new Promise<JobResult>((resolve) => {
+        this.running.set(id, { controller: lazy, kill: resolve, abandon: () => (job.request.abandoned = true) });
+        job.started();
+        this.runner(job.task, job.request).then(
+          (outcome) => resolve({ kind: 'done', outcome }),
+          (err: unknown) => resolve({ kind: 'lost', reason: err instanceof Error ? err : new Error(String(err)) }),
+        );
+      });
     } finally {
       this.running.delete(id);
       this.slots.release();
@@ -123,15 +131,17 @@ export class AsyncPool implements Pool {
   }
 
   abort(taskId: string, reason: Error): void {
-    const r = this.running.get(taskId);
-    if (r && !r.controller.signal.aborted) r.controller.abort(reason);
+    const c = this.running.get(taskId)?.controller();
+    if (c && !c.signal.aborted) c.abort(reason);
   }
 
   kill(taskId: string, reason: Error): void {
     const r = this.running.get(taskId);
     if (!r) return;
-    if (!r.controller.signal.aborted) r.controller.abort(reason);
-    r.killed.resolve({ kind: 'killed', reason });
+    r.abandon();
+    const c = r.controller();
+    if (!c.signal.aborted) c.abort(reason);
+    r.kill({ kind: 'killed', reason });
   }
 
   join(): Promise<void> {

@@ -92,7 +92,25 @@ export class Request implements RequestFields {
   argsrepr: string | null = null;
   kwargsrepr: string | null = null;
   shadow: string | null = null;
-  signal: AbortSignal = NEVER_ABORTED;
+  private signalSource: AbortSignal | (() => AbortSignal) = NEVER_ABORTED;
+
+  /** Aborts when the task should stop: soft time limit, revoke with terminate, shutdown. */
+  get signal(): AbortSignal {
+    if (typeof this.signalSource === 'function') this.signalSource = this.signalSource();
+    return this.signalSource;
+  }
+
+  set signal(signal: AbortSignal) {
+    this.signalSource = signal;
+  }
+
+  /** @internal Set when the pool stopped waiting for this run; its late outcome is not recorded. */
+  abandoned = false;
+
+  /** @internal A signal made only when someone asks for it (most tasks never do). */
+  lazySignal(make: () => AbortSignal): void {
+    this.signalSource = make;
+  }
   /**
    * Results of tasks sent from inside this one (Celery's trail), stored as the record's
    * `children`. Each entry is Celery's result tuple form.

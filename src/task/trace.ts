@@ -153,8 +153,16 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
   }
 
   function fail(error: Error): Promise<TraceOutcome> {
+    if (request.abandoned) return Promise.resolve(abandonedOutcome(error));
     return recordFailure(task, request, error, ctx, runtime());
   }
+
+  /** The pool gave up on this run (time limit, terminate): its outcome is recorded there. */
+  function abandonedOutcome(retval: unknown): TraceOutcome {
+    return { state: States.REVOKED, retval, error: null, requeue: false, runtime: runtime() };
+  }
+
+  if (request.abandoned) return abandonedOutcome(retval);
 
   try {
     await inTask(async () => {
