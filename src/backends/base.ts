@@ -99,6 +99,11 @@ export interface KeyValueStore {
   delete(key: string): Promise<void>;
   /** Announces a change of `key` to waiting clients, if the store can (Redis PUBLISH). */
   publish?(key: string, value: string): Promise<void>;
+  /**
+   * `set` then `publish` as one write, when the store can do both at once (Redis batches the
+   * records of many finishing tasks into one script call).
+   */
+  setAndPublish?(key: string, value: string, ttlSeconds: number | null): Promise<void>;
   /** Subscribes to changes of `key` (given the new value when the store publishes it); returns an unsubscribe function. */
   subscribe?(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>>;
   /** Atomically increments an integer key (created at 0), returning the new value. */
@@ -175,10 +180,12 @@ export class KeyValueBackend implements ResultBackend {
       if (current !== null && (fromJson(current) as TaskMeta).status === States.SUCCESS) return;
     }
     const text = toJson(meta);
+    const ready = READY_STATES.has(meta.status);
+    if (ready && this.store.setAndPublish) return this.store.setAndPublish(key, text, this.expiresSeconds);
     // Issued together: one connection keeps their order (SET before PUBLISH), and a pipelining
     // client sends them in one round trip.
     const writes = [this.store.set(key, text, this.expiresSeconds)];
-    if (this.store.publish && READY_STATES.has(meta.status)) writes.push(this.store.publish(key, text));
+    if (this.store.publish && ready) writes.push(this.store.publish(key, text));
     await Promise.all(writes);
   }
 

@@ -24,6 +24,13 @@ export interface Logger {
   error: LogFn;
   /** A logger that adds `bindings` to every line. */
   child(bindings: LogFields): Logger;
+  /** Whether lines of `level` are written (pino has it); callers skip building costly lines when not. */
+  isLevelEnabled?(level: Exclude<LogLevel, 'silent'>): boolean;
+}
+
+/** Whether `logger` writes lines of `level` (true for loggers that cannot tell). */
+export function levelEnabled(logger: Logger, level: Exclude<LogLevel, 'silent'>): boolean {
+  return logger.isLevelEnabled?.(level) ?? true;
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -96,6 +103,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     error: make('error'),
     // A silent logger's children are silent too: no need for a new one per task.
     child: (more) => (level === 'silent' ? logger : createLogger({ level, sink, bindings: { ...bindings, ...more } })),
+    isLevelEnabled: (lvl) => LEVELS[lvl] >= threshold,
   };
   return logger;
 }

@@ -9,7 +9,7 @@ import type { ResultBackend, ResultDestination } from '../backends/port.js';
 import { chordPartReturned } from '../canvas/chord.js';
 import { Signature } from '../canvas/signature.js';
 import { Ignore, Reject, Retry } from '../errors/index.js';
-import type { Logger } from '../logging/logger.js';
+import { levelEnabled, type Logger } from '../logging/logger.js';
 import { serializeError } from '../protocol/exceptions.js';
 import { pyRepr } from '../protocol/repr.js';
 import { States } from '../result/states.js';
@@ -73,13 +73,19 @@ async function runWithAutoretry(task: Task, request: Request, args: unknown[]): 
   }
 }
 
-/** Runs a handler; a handler's own error is logged, never turned into the task's state. */
-async function safely(logger: Logger, what: string, fn: () => unknown): Promise<void> {
+/**
+ * Runs a handler; a handler's own error is logged, never turned into the task's state. A
+ * handler that returns no promise (the base class's no-ops) costs no promise here either.
+ */
+function safely(logger: Logger, what: string, fn: () => unknown): Promise<void> | undefined {
+  const failed = (err: unknown): void => logger.error({ err }, `error in ${what} handler`);
   try {
-    await fn();
+    const out = fn();
+    if (out instanceof Promise) return out.then(() => undefined, failed);
   } catch (err) {
-    logger.error({ err }, `error in ${what} handler`);
+    failed(err);
   }
+  return undefined;
 }
 
 /** Where the sender of `request` waits for the result of `taskId` (rpc://). */
@@ -164,8 +170,9 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
 
   if (request.abandoned) return abandonedOutcome(retval);
 
+  const followUps = (request.callbacks?.length ?? 0) > 0 || (request.chain?.length ?? 0) > 0;
   try {
-    await inTask(async () => {
+    if (followUps) await inTask(async () => {
       const priority = request.deliveryInfo?.priority ?? undefined;
       const base = { parentId: id, rootId: request.rootId ?? id, ...(priority ? { priority } : {}) };
       for (const dict of request.callbacks ?? []) {
@@ -181,7 +188,7 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
       if (ctx.store) {
         backend ??= await task.getBackend();
         await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }), destinationOf(request));
-        await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
+        if (request.chord) await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
       }
     }
   } catch (err) {
@@ -191,7 +198,7 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
   }
   await safely(log, 'onSuccess', () => task.onSuccess(retval, id, request.args, request.kwargs));
   const took = runtime();
-  log.info(`Task ${task.name}[${id}] succeeded in ${took.toFixed(6)}s: ${pyRepr(retval)}`);
+  if (levelEnabled(log, 'info')) log.info(`Task ${task.name}[${id}] succeeded in ${took.toFixed(6)}s: ${pyRepr(retval)}`);
   await safely(log, 'afterReturn', () => task.afterReturn(States.SUCCESS, retval, id, request.args, request.kwargs, null));
   return { state: States.SUCCESS, retval, error: null, requeue: false, runtime: took };
 
@@ -222,7 +229,7 @@ export async function recordFailure(
     try {
       const backend = await task.getBackend();
       await backend.storeResult(buildMeta(id, state, serialized, einfo.traceback, request, { extended }), destinationOf(request));
-      await reportChordPart(app, backend, request, state, serialized, log);
+      if (request.chord) await reportChordPart(app, backend, request, state, serialized, log);
       // The steps after a failed one will never run: mark them failed too, so waiting on the
       // chain's final result ends with this error instead of hanging.
       for (const step of request.chain ?? []) {

@@ -86,7 +86,9 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
       accept: async () => {
         // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
         if (ctx.closing()) return false;
-        if (!acksLate) await delivery.ack();
+        // Early ack, as Celery does it: the ack is sent and the task starts without waiting for
+        // the broker's answer (an AMQP ack has none; a Redis one is a batched script call).
+        if (!acksLate) delivery.ack().catch((err: unknown) => logger.error({ err }, `could not ack task ${task.name}[${id}]; it may run again`));
         return true;
       },
       started: () => {

@@ -77,6 +77,44 @@ describe('redis broker', async () => {
     }
   });
 
+  it('records every envelope layout as kombu does in the unacked hash: compact, Python spacing, repeated keys, escapes', { skip }, async () => {
+    const t = await fresh();
+    const tagged = (tag: string, exchange: string, routingKey: string, headers: Record<string, unknown> = {}) => ({
+      body: Buffer.from('[[], {}, {}]').toString('base64'),
+      'content-encoding': 'utf-8',
+      'content-type': 'application/json',
+      headers,
+      properties: { delivery_info: { exchange, routing_key: routingKey }, body_encoding: 'base64', delivery_tag: tag, priority: 0 },
+    });
+    const envelopes: Array<[string, string, string, string]> = [
+      // [payload as pushed, tag, exchange, routing key]
+      [JSON.stringify(tagged('t-compact', '', 'q')), 't-compact', '', 'q'],
+      [JSON.stringify(tagged('t-python', 'celery', 'q'), null, 0).replace(/":/g, '": ').replace(/,"/g, ', "'), 't-python', 'celery', 'q'],
+      [JSON.stringify(tagged('t-repeated', '', 'q', { delivery_tag: 'not-this-one', exchange: 'nor-this' })), 't-repeated', '', 'q'],
+      [JSON.stringify(tagged('t-escaped', 'ex"1', 'q\\path')), 't-escaped', 'ex"1', 'q\\path'],
+    ];
+    try {
+      for (const [payload] of envelopes) await t.client.lpush('q', payload);
+      const inbox = new Inbox();
+      await t.consume(['q'], inbox.handler, { prefetch: 10 });
+      const got = await inbox.waitFor(envelopes.length);
+      assert.deepEqual(got.map((d) => d.deliveryTag), envelopes.map(([, tag]) => tag));
+      for (const [payload, tag, exchange, routingKey] of envelopes) {
+        const entry = await t.client.hget('unacked', tag);
+        assert.ok(entry, `${tag} is in the unacked hash`);
+        // kombu's restore reads it back as [payload, exchange, routing_key].
+        assert.deepEqual(JSON.parse(entry), [JSON.parse(payload), exchange, routingKey], tag);
+        assert.notEqual(await t.client.zscore('unacked_index', tag), null, `${tag} is in the unacked index`);
+      }
+      for (const d of got) await d.ack();
+      await sleep(50);
+      assert.equal(await t.client.hlen('unacked'), 0);
+      assert.equal(await t.client.zcard('unacked_index'), 0);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('fails with OperationalError naming the server when Redis is unreachable', async () => {
     const t = new RedisTransport({ url: 'redis://:secret@127.0.0.1:1/0', transportOptions: { connectTimeout: 1 } });
     await assert.rejects(t.connect(), (e: Error) => e instanceof OperationalError && e.message.includes('127.0.0.1:1') && !e.message.includes('secret'));

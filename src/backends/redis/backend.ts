@@ -12,11 +12,34 @@
 import type { Redis as RedisClient } from 'ioredis';
 import { connectRedis } from '../../broker/redis/transport.js';
 import { fromJson, toJson } from '../../protocol/json.js';
+import { TickBatcher } from '../../utils/batch.js';
 import { GROUP_KEY_PREFIX, KeyValueBackend, type KeyValueStore } from '../base.js';
 import type { BackendOptions, ChordPart, ChordStore } from '../port.js';
 
+/**
+ * SET each record (KEYS[i], value ARGV[2i-1], TTL ARGV[2i] seconds, 0 for none), then PUBLISH
+ * it on the key's channel: Celery's two commands per record, for a whole batch in one call.
+ */
+const STORE_READY_SCRIPT = `
+for i = 1, #KEYS do
+  local value, ttl = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  if ttl > 0 then redis.call('SET', KEYS[i], value, 'EX', ttl) else redis.call('SET', KEYS[i], value) end
+  redis.call('PUBLISH', KEYS[i], value)
+end
+return #KEYS
+`;
+
+interface ReadyRecord {
+  key: string;
+  value: string;
+  ttl: number;
+}
+
+type StoreReadyCommand = (numKeys: number, ...args: Array<string | number>) => Promise<number>;
+
 class RedisStore implements KeyValueStore {
   client: RedisClient | undefined;
+  private readonly ready = new TickBatcher<ReadyRecord>((records) => this.writeReady(records));
   private subscriber: RedisClient | undefined;
   private readonly listeners = new Map<string, Set<(value?: string) => void>>();
 
@@ -31,10 +54,14 @@ class RedisStore implements KeyValueStore {
   }
 
   async connect(): Promise<void> {
-    this.client ??= await connectRedis(this.url, this.connectTimeoutMs);
+    if (this.client) return;
+    const client = await connectRedis(this.url, this.connectTimeoutMs);
+    client.defineCommand('celeriacStoreReady', { lua: STORE_READY_SCRIPT });
+    this.client = client;
   }
 
   async close(): Promise<void> {
+    await this.ready.flush().catch(() => undefined);
     const { client, subscriber } = this;
     this.client = undefined;
     this.subscriber = undefined;
@@ -57,6 +84,17 @@ class RedisStore implements KeyValueStore {
 
   async publish(key: string, value: string): Promise<void> {
     await this.redis.publish(key, value);
+  }
+
+  setAndPublish(key: string, value: string, ttlSeconds: number | null): Promise<void> {
+    return this.ready.add({ key, value, ttl: ttlSeconds !== null && ttlSeconds > 0 ? Math.ceil(ttlSeconds) : 0 });
+  }
+
+  private async writeReady(records: ReadyRecord[]): Promise<void> {
+    const args: Array<string | number> = records.map((r) => r.key);
+    for (const r of records) args.push(r.value, r.ttl);
+    const command = (this.redis as unknown as { celeriacStoreReady: StoreReadyCommand }).celeriacStoreReady;
+    await command.call(this.redis, records.length, ...args);
   }
 
   async subscribe(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>> {

@@ -12,42 +12,76 @@
  * routing_key]` as kombu writes it; the payload is stored as received (never re-encoded).
  */
 export const RESERVE_SCRIPT = `
-local out = {}
-local limit = tonumber(ARGV[1])
+-- The string value of key in the JSON text m when the key occurs exactly once and its value
+-- needs no unescaping; nil otherwise. Plain finds only: Lua patterns over a whole message cost
+-- as much as decoding it. kombu's envelopes have delivery_tag, exchange and routing_key once
+-- each, in properties.
+local function only(m, key)
+  local quoted = '"' .. key .. '"'
+  local a, b = string.find(m, quoted, 1, true)
+  if not a or string.find(m, quoted, b + 1, true) then return nil end
+  return string.match(m, '^%s*:%s*"([^"\\\\]*)"', b + 1)
+end
+local out, tags, entries, scores = {}, {}, {}, {}
+local limit, score = tonumber(ARGV[1]), ARGV[2]
 local taken = 0
 for i = 4, #KEYS do
-  while taken < limit do
-    local m = redis.call('RPOP', KEYS[i])
-    if not m then break end
-    local ok, env = pcall(cjson.decode, m)
-    if ok and type(env) == 'table' and type(env['properties']) == 'table' and env['properties']['delivery_tag'] then
-      local props = env['properties']
-      local info = props['delivery_info']
-      local ex, rk = '', ''
-      if type(info) == 'table' then
-        if type(info['exchange']) == 'string' then ex = info['exchange'] end
-        if type(info['routing_key']) == 'string' then rk = info['routing_key'] end
+  if taken >= limit then break end
+  local ok, popped = pcall(redis.call, 'RPOP', KEYS[i], limit - taken)
+  if not ok then
+    -- Redis before 6.2 has no RPOP count: one at a time.
+    popped = {}
+    while #popped < limit - taken do
+      local m = redis.call('RPOP', KEYS[i])
+      if not m then break end
+      popped[#popped + 1] = m
+    end
+  end
+  for _, m in ipairs(popped or {}) do
+    local tag, ex, rk = only(m, 'delivery_tag'), only(m, 'exchange'), only(m, 'routing_key')
+    if tag and ex and rk then
+      ex, rk = '"' .. ex .. '"', '"' .. rk .. '"'
+    else
+      -- Not the usual layout: read it properly (slower).
+      tag, ex, rk = nil, '""', '""'
+      local decoded, env = pcall(cjson.decode, m)
+      if decoded and type(env) == 'table' and type(env['properties']) == 'table' and env['properties']['delivery_tag'] then
+        local props = env['properties']
+        local info = props['delivery_info']
+        if type(info) == 'table' then
+          if type(info['exchange']) == 'string' then ex = cjson.encode(info['exchange']) end
+          if type(info['routing_key']) == 'string' then rk = cjson.encode(info['routing_key']) end
+        end
+        tag = tostring(props['delivery_tag'])
       end
-      local tag = tostring(props['delivery_tag'])
-      redis.call('HSET', KEYS[1], tag, '[' .. m .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']')
-      redis.call('ZADD', KEYS[2], ARGV[2], tag)
-      redis.call('SADD', KEYS[3], tag)
+    end
+    if tag then
+      tags[#tags + 1] = tag
+      entries[#entries + 1] = tag
+      entries[#entries + 1] = '[' .. m .. ', ' .. ex .. ', ' .. rk .. ']'
+      scores[#scores + 1] = score
+      scores[#scores + 1] = tag
     end
     out[#out + 1] = KEYS[i]
     out[#out + 1] = m
     taken = taken + 1
   end
-  if taken >= limit then break end
+end
+if #tags > 0 then
+  redis.call('HSET', KEYS[1], unpack(entries))
+  redis.call('ZADD', KEYS[2], unpack(scores))
+  redis.call('SADD', KEYS[3], unpack(tags))
 end
 return out
 `;
 
 /** Ack: forget delivery tags (ARGV) in the unacked hash, index and leased set (KEYS). */
 export const ACK_SCRIPT = `
-for i = 1, #ARGV do
-  redis.call('ZREM', KEYS[2], ARGV[i])
-  redis.call('HDEL', KEYS[1], ARGV[i])
-  redis.call('SREM', KEYS[3], ARGV[i])
+for i = 1, #ARGV, 1000 do
+  local last = math.min(i + 999, #ARGV)
+  redis.call('ZREM', KEYS[2], unpack(ARGV, i, last))
+  redis.call('HDEL', KEYS[1], unpack(ARGV, i, last))
+  redis.call('SREM', KEYS[3], unpack(ARGV, i, last))
 end
 return #ARGV
 `;
