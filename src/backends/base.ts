@@ -87,7 +87,8 @@ export async function waitWithNotifications(
       });
     }
   } finally {
-    await unsubscribe();
+    // Not awaited: the caller has its answer, the unsubscribe round trip need not delay it.
+    unsubscribe().catch(() => undefined);
   }
 }
 

@@ -57,10 +57,46 @@ function prepare(value: unknown, seen: Set<object>): unknown {
   }
 }
 
+/**
+ * True when `value` holds only what JSON.stringify already writes the way {@link toJson} must:
+ * strings, booleans, null, finite numbers, and plain objects and arrays of them (undefined and
+ * functions are dropped the same way). Anything else, or nesting too deep to be anything but a
+ * cycle, takes the slow path. Allocates nothing.
+ */
+function isPlain(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+    case 'function':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (depth > 64) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlain(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  if ('toJSON' in (value as object)) return false;
+  for (const key in value as Record<string, unknown>) {
+    if (!isPlain((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
 const SPECIAL = /"\\u0000celeriac:(NaN|Infinity|-Infinity|bigint:(-?\d+))"/g;
 
 /** Serializes a value to JSON text with the mapping described above. */
 export function toJson(value: unknown): string {
+  if (isPlain(value, 0)) return JSON.stringify(value) ?? 'null';
   const text = JSON.stringify(prepare(value, new Set()));
   if (text === undefined) return 'null';
   if (!text.includes('\\u0000celeriac:')) return text;

@@ -1,6 +1,8 @@
 /**
- * Collects the items of one event-loop turn and hands them to a flush function together: many
- * tasks finishing in the same turn cost one Redis script call instead of one command each.
+ * Collects the items added while one callback and its promise jobs run, and hands them to a write
+ * function together: many tasks finishing in the same turn cost one Redis script call instead of
+ * one command each. The batch is written on `process.nextTick` (ioredis's own pipelining point),
+ * so it never waits for a later event-loop phase: batching adds no latency.
  */
 import { deferred, type Deferred } from './deferred.js';
 
@@ -9,7 +11,7 @@ interface Batch<T> {
   done: Deferred<void>;
 }
 
-/** Batches items added during one turn of the event loop (flushed on `setImmediate`). */
+/** Batches items added during one turn (written on `process.nextTick`). */
 export class TickBatcher<T> {
   private current: Batch<T> | undefined;
 
@@ -29,8 +31,8 @@ export class TickBatcher<T> {
       batch = { items: [], done: deferred<void>() };
       this.current = batch;
       const scheduled = batch;
-      setImmediate(() => {
-        if (this.current === scheduled) this.flush();
+      process.nextTick(() => {
+        if (this.current === scheduled) void this.flush();
       });
     }
     batch.items.push(item);

@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Consumer, Delivery } from '../broker/port.js';
 import { ContentDisallowed, ImproperlyConfigured, NotRegistered, TaskRevokedError } from '../errors/index.js';
-import type { Logger } from '../logging/logger.js';
+import { levelEnabled, type Logger } from '../logging/logger.js';
 import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
 import { AsyncPool, SoloPool } from '../pool/async.js';
 import { ChildPool } from '../pool/child/pool.js';
@@ -424,7 +424,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const request = requestFromMessage(decoded, delivery, this.hostname, NEVER_ABORTED);
-    this.logger.info(`Task ${task.name}[${decoded.id}] received`);
+    if (levelEnabled(this.logger, 'info')) this.logger.info(`Task ${task.name}[${decoded.id}] received`);
     this.emit('task-received', request);
     this.received.set(decoded.id, { request, task, receivedAt: Date.now() });
     try {

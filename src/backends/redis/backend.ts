@@ -10,7 +10,7 @@
  * `...t` for size adjustments; the part whose ZADD makes the count reach the size applies the body.
  */
 import type { Redis as RedisClient } from 'ioredis';
-import { connectRedis } from '../../broker/redis/transport.js';
+import { connectRedis, runScript } from '../../broker/redis/transport.js';
 import { fromJson, toJson } from '../../protocol/json.js';
 import { TickBatcher } from '../../utils/batch.js';
 import { GROUP_KEY_PREFIX, KeyValueBackend, type KeyValueStore } from '../base.js';
@@ -34,8 +34,6 @@ interface ReadyRecord {
   value: string;
   ttl: number;
 }
-
-type StoreReadyCommand = (numKeys: number, ...args: Array<string | number>) => Promise<number>;
 
 class RedisStore implements KeyValueStore {
   client: RedisClient | undefined;
@@ -93,8 +91,7 @@ class RedisStore implements KeyValueStore {
   private async writeReady(records: ReadyRecord[]): Promise<void> {
     const args: Array<string | number> = records.map((r) => r.key);
     for (const r of records) args.push(r.value, r.ttl);
-    const command = (this.redis as unknown as { celeriacStoreReady: StoreReadyCommand }).celeriacStoreReady;
-    await command.call(this.redis, records.length, ...args);
+    await runScript<number>(this.redis, 'celeriacStoreReady', records.length, ...args);
   }
 
   async subscribe(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>> {

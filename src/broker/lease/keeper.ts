@@ -40,13 +40,17 @@ export interface LeaseKeeperOptions {
   logger: Logger;
 }
 
-/** @internal Messages between the keeper and its thread. */
-export type ToLeaseThread =
-  | { op: 'hold'; ids: string[] }
-  | { op: 'release'; ids: string[] }
-  | { op: 'batch'; ops: Array<{ op: 'hold' | 'release'; ids: string[] }> }
-  | { op: 'renew' }
-  | { op: 'close' };
+/**
+ * @internal Messages between the keeper and its thread. Ids travel joined by `\n` in one string
+ * (message ids never contain one): cloning one string is much cheaper than an array of them.
+ */
+export type ToLeaseThread = { op: 'hold'; ids: string } | { op: 'release'; ids: string } | { op: 'renew' } | { op: 'close' };
+
+/** @internal Separator of the ids in a {@link ToLeaseThread} message. */
+export const ID_SEPARATOR = '\n';
+
+/** How long releases wait to be sent together: a released id renewed meanwhile is harmless. */
+const RELEASE_DELAY_MS = 50;
 
 /** @internal */
 export type FromLeaseThread = { op: 'ready' } | { op: 'error'; message: string } | { op: 'renewed'; count: number };
@@ -57,9 +61,9 @@ const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread.ts' : '
 export class LeaseKeeper {
   private closed = false;
   private renewals = 0;
-  /** Releases of this tick, sent to the thread together (one postMessage per tick). */
-  private pending: Array<{ op: 'hold' | 'release'; ids: string[] }> = [];
-  private flushScheduled = false;
+  /** Released ids not yet sent to the thread. */
+  private released = new Set<string>();
+  private releaseTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly thread: Thread,
@@ -99,30 +103,28 @@ export class LeaseKeeper {
    */
   hold(...ids: string[]): void {
     if (this.closed || ids.length === 0) return;
-    this.flush(); // keep releases queued before this hold ahead of it
-    this.post({ op: 'hold', ids });
+    // An id released and held again (a message given back and redelivered) stays held.
+    if (this.released.size > 0) for (const id of ids) this.released.delete(id);
+    this.post({ op: 'hold', ids: ids.join(ID_SEPARATOR) });
   }
 
-  /** Stops keeping these messages alive (after ack, reject, or giving them back). */
+  /** Stops keeping these messages alive (after ack, reject, or giving them back); sent in batches. */
   release(...ids: string[]): void {
-    if (!this.closed && ids.length > 0) this.queue('release', ids);
-  }
-
-  private queue(op: 'release', ids: string[]): void {
-    const last = this.pending[this.pending.length - 1];
-    if (last && last.op === op) last.ids.push(...ids);
-    else this.pending.push({ op, ids: [...ids] });
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    if (this.closed || ids.length === 0) return;
+    for (const id of ids) this.released.add(id);
+    if (!this.releaseTimer) {
+      this.releaseTimer = setTimeout(() => this.flush(), RELEASE_DELAY_MS);
+      this.releaseTimer.unref();
+    }
   }
 
   private flush(): void {
-    this.flushScheduled = false;
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    this.post({ op: 'batch', ops: batch });
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    if (this.released.size === 0) return;
+    const ids = [...this.released];
+    this.released.clear();
+    this.post({ op: 'release', ids: ids.join(ID_SEPARATOR) });
   }
 
   /** Renews the held set now. */

@@ -3,7 +3,7 @@
  * every `intervalMs`, independent of the main thread's event loop. See ./keeper.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { FromLeaseThread, LeaseRenewer, RenewerFactory, ToLeaseThread } from './keeper.js';
+import { ID_SEPARATOR, type FromLeaseThread, type LeaseRenewer, type RenewerFactory, type ToLeaseThread } from './keeper.js';
 
 interface ThreadData {
   module: string;
@@ -47,14 +47,11 @@ const timer = setInterval(() => void renew(), data.intervalMs);
 
 function apply(msg: ToLeaseThread): void {
   switch (msg.op) {
-    case 'batch':
-      for (const op of msg.ops) apply(op);
-      break;
     case 'hold':
-      for (const id of msg.ids) held.add(id);
+      for (const id of msg.ids.split(ID_SEPARATOR)) held.add(id);
       break;
     case 'release':
-      for (const id of msg.ids) held.delete(id);
+      for (const id of msg.ids.split(ID_SEPARATOR)) held.delete(id);
       break;
     case 'renew':
       void renew();

@@ -85,3 +85,33 @@ for i = 1, #ARGV, 1000 do
 end
 return #ARGV
 `;
+
+/**
+ * Publish to a direct exchange in one call: kombu's lookup (the exchange's binding set, entries
+ * `routing_key SEP pattern SEP queue`) and the LPUSH to every matching queue. KEYS[1]: the
+ * binding set. ARGV: routing key, payload, the priority suffix of the list names ('' or
+ * `SEP<step>`), SEP. With no bindings at all the routing key names the queue (the default
+ * exchange's rule); returns the number of queues the message went to.
+ */
+export const PUBLISH_DIRECT_SCRIPT = `
+local rk, payload, suffix, sep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local members = redis.call('SMEMBERS', KEYS[1])
+if #members == 0 then
+  redis.call('LPUSH', rk .. suffix, payload)
+  return 1
+end
+local done, n = {}, 0
+for _, entry in ipairs(members) do
+  local a = string.find(entry, sep, 1, true)
+  if a and string.sub(entry, 1, a - 1) == rk then
+    local b = string.find(entry, sep, a + #sep, true)
+    local queue = b and string.sub(entry, b + #sep) or ''
+    if queue ~= '' and not done[queue] then
+      done[queue] = true
+      redis.call('LPUSH', queue .. suffix, payload)
+      n = n + 1
+    end
+  end
+end
+return n
+`;

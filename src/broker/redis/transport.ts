@@ -37,14 +37,26 @@ import {
   fanoutChannel,
   LEASED_KEY,
   parseBinding,
+  priorityStep,
   queueKey,
   queueKeys,
+  SEP,
   toEnvelope,
   UNACKED_INDEX_KEY,
   UNACKED_KEY,
   UNACKED_MUTEX_KEY,
 } from './envelope.js';
-import { ACK_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
+import { ACK_SCRIPT, PUBLISH_DIRECT_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
+
+/**
+ * @internal Calls a Lua script registered on `client` with `defineCommand` under `name` (without
+ * a fixed key count: `numKeys` comes first, as with EVALSHA).
+ */
+export function runScript<T>(client: RedisClient, name: string, numKeys: number, ...args: Array<string | number>): Promise<T> {
+  const command = (client as unknown as Record<string, (numKeys: number, ...args: Array<string | number>) => Promise<T>>)[name];
+  if (typeof command !== 'function') throw new Error(`redis script ${name} is not defined on this connection`);
+  return command.call(client, numKeys, ...args);
+}
 
 function seconds(o: Record<string, unknown>, name: string, fallback: number): number {
   const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -147,6 +159,7 @@ export class RedisTransport implements Transport {
     this.redis = await connectRedis(this.url, this.connectTimeoutMs);
     this.redis.defineCommand('celeriacReserve', { lua: RESERVE_SCRIPT });
     this.redis.defineCommand('celeriacAck', { numberOfKeys: 3, lua: ACK_SCRIPT });
+    this.redis.defineCommand('celeriacPublishDirect', { lua: PUBLISH_DIRECT_SCRIPT });
   }
 
   async close(): Promise<void> {
@@ -193,6 +206,12 @@ export class RedisTransport implements Transport {
     const text = JSON.stringify(toEnvelope(message, route.exchange, route.routingKey, uuid()));
     if (type === 'fanout') {
       await this.command(() => this.client.publish(fanoutChannel(this.db, route.exchange, route.routingKey), text), 'publish');
+      return;
+    }
+    if (type === 'direct' && route.exchange !== '') {
+      const step = priorityStep(message.properties.priority);
+      const suffix = step === 0 ? '' : `${SEP}${step}`;
+      await this.command(() => runScript<number>(this.client, 'celeriacPublishDirect', 1, bindingKey(route.exchange), route.routingKey, text, suffix, SEP), 'publish');
       return;
     }
     await this.command(async () => {
@@ -255,8 +274,7 @@ export class RedisTransport implements Transport {
 
   /** @internal Reserves up to `limit` messages from `keys` atomically. */
   async reserve(keys: readonly string[], limit: number): Promise<Array<[string, string]>> {
-    const reserve = (this.client as unknown as { celeriacReserve(n: number, ...args: Array<string | number>): Promise<string[]> }).celeriacReserve;
-    const flat = await reserve.call(this.client, keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000);
+    const flat = await runScript<string[]>(this.client, 'celeriacReserve', keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000);
     const out: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
     return out;
