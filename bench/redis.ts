@@ -3,20 +3,23 @@
  * machine's Redis, measured in the same run:
  * - drain: a backlog of N no-op tasks, results stored, one worker process: tasks per second;
  * - round trip: 500 sequential calls (send, then wait for the result): p50 and p99 latency.
+ * celeriac and BullMQ run BENCH_ROUNDS times each, interleaved, and the medians are reported
+ * (this machine's speed drifts over minutes; interleaving keeps the ratios fair).
  * Run with `npm run bench` (or `tsx bench/redis.ts`); BENCH_N and BENCH_CALLS change the sizes.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { Queue, QueueEvents, Worker as BullWorker } from 'bullmq';
 import type { AsyncResult, Celeriac as App } from '../src/index.js';
 import { build, celeriacDrain, lib, redisDriver } from './lib.js';
-import { envNumber, percentile, report, since, type Row } from './util.js';
+import { envNumber, interleaved, median, percentile, report, since, type Row } from './util.js';
 
 const { Celeriac, silentLogger, Worker } = lib;
 const { RedisTransport } = redisDriver;
 
-const N = envNumber('BENCH_N', 5000);
+const N = envNumber('BENCH_N', 10000);
 const CALLS = envNumber('BENCH_CALLS', 500);
 const CONCURRENCY = envNumber('BENCH_CONCURRENCY', 32);
+const ROUNDS = envNumber('BENCH_ROUNDS', 3);
 const DB = { celeriac: 10, bullmq: 11, celery: 12 };
 const url = (db: number): string => `redis://127.0.0.1:6379/${db}`;
 const PYTHON = '/usr/bin/python3';
@@ -166,25 +169,25 @@ async function celeryLatency(): Promise<[number, number]> {
 const withCelery = celeryAvailable();
 process.stdout.write(
   `Redis benchmarks (celeriac from ${build}): drain of ${N} no-op tasks (results stored, one worker process, ` +
-    `concurrency ${CONCURRENCY}); ${CALLS} sequential round trips\n`,
+    `concurrency ${CONCURRENCY}); ${CALLS} sequential round trips; celeriac and BullMQ: median of ${ROUNDS} interleaved rounds\n`,
 );
 
+const [celeriacDrains, bullDrains] = await interleaved(ROUNDS, [celeriacRedisDrain, bullDrain]);
 const drain: Row[] = [
-  { name: 'celeriac', value: await celeriacRedisDrain(), unit: 'tasks/s' },
-  { name: 'BullMQ', value: await bullDrain(), unit: 'tasks/s' },
+  { name: 'celeriac', value: median(celeriacDrains!), unit: 'tasks/s' },
+  { name: 'BullMQ', value: median(bullDrains!), unit: 'tasks/s' },
 ];
 if (withCelery) drain.push({ name: 'Celery (threads pool)', value: await celeryDrain(), unit: 'tasks/s' });
 report('Drain', drain, true);
 
-const [c50, c99] = await celeriacLatency();
-const [b50, b99] = await bullLatency();
+const [celeriacRuns, bullRuns] = await interleaved(ROUNDS, [celeriacLatency, bullLatency]);
 const p50: Row[] = [
-  { name: 'celeriac', value: c50, unit: 'ms p50' },
-  { name: 'BullMQ', value: b50, unit: 'ms p50' },
+  { name: 'celeriac', value: median(celeriacRuns!.map(([v]) => v)), unit: 'ms p50' },
+  { name: 'BullMQ', value: median(bullRuns!.map(([v]) => v)), unit: 'ms p50' },
 ];
 const p99: Row[] = [
-  { name: 'celeriac', value: c99, unit: 'ms p99' },
-  { name: 'BullMQ', value: b99, unit: 'ms p99' },
+  { name: 'celeriac', value: median(celeriacRuns!.map(([, v]) => v)), unit: 'ms p99' },
+  { name: 'BullMQ', value: median(bullRuns!.map(([, v]) => v)), unit: 'ms p99' },
 ];
 if (withCelery) {
   const [y50, y99] = await celeryLatency();

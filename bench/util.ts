@@ -37,3 +37,20 @@ export function envNumber(name: string, fallback: number): number {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
+
+/** The median of a list of numbers. */
+export function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}
+
+/**
+ * Runs each measurement `rounds` times, interleaved (a, b, a, b, ...) so that a slow moment of
+ * the machine hits every contender alike, and returns each one's results in order.
+ */
+export async function interleaved<T>(rounds: number, contenders: ReadonlyArray<() => Promise<T>>): Promise<T[][]> {
+  const out: T[][] = contenders.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, run] of contenders.entries()) out[i]!.push(await run());
+  }
+  return out;
+}
