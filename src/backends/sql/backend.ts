@@ -14,6 +14,7 @@
  */
 import { OperationalError } from '../../errors/index.js';
 import { fromJson, toJson } from '../../protocol/json.js';
+import { TickBatcher } from '../../utils/batch.js';
 import { toPythonIso } from '../../utils/time.js';
 import { pendingMeta, pollUntilReady } from '../base.js';
 import type { BackendOptions, GroupMeta, ResultBackend, TaskMeta, WaitOptions } from '../port.js';
@@ -117,6 +118,7 @@ export class SqlBackend implements ResultBackend {
   }
 
   async close(): Promise<void> {
+    await this.rows.flush().catch(() => undefined);
     const sql = this.sql;
     this.sql = undefined;
     this.connecting = undefined;
@@ -132,7 +134,7 @@ export class SqlBackend implements ResultBackend {
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(meta)) if (!OWN_FIELDS.has(k) && v !== undefined) extra[k] = v;
     const done = meta.date_done ? new Date(meta.date_done.endsWith('Z') || /[+-]\d\d:\d\d$/.test(meta.date_done) ? meta.date_done : `${meta.date_done}Z`) : new Date();
-    await db.execute(upsertTask(this.dialect), [
+    const row = [
       meta.task_id,
       meta.status,
       toJson(meta.result ?? null),
@@ -145,8 +147,16 @@ export class SqlBackend implements ResultBackend {
       meta.retries ?? null,
       meta.queue ?? null,
       toJson(extra),
-    ]);
+    ];
+    if (db.executeMany) await this.rows.add(row);
+    else await db.execute(upsertTask(this.dialect), row);
   }
+
+  /** Records of tasks finishing in the same turn, written in one transaction (SQLite). */
+  private readonly rows = new TickBatcher<unknown[]>(async (rows) => {
+    const db = await this.db();
+    await db.executeMany!(upsertTask(this.dialect), rows);
+  });
 
   async getTaskMeta(taskId: string): Promise<TaskMeta> {
     const db = await this.db();

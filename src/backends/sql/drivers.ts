@@ -7,6 +7,7 @@
  * `db+mysql://user:pass@host:3306/db` (a `+driver` suffix such as `+psycopg2` or `+pymysql` is
  * accepted and ignored).
  */
+import type BetterSqlite3 from 'better-sqlite3';
 import { redactUrl } from '../../broker/registry.js';
 import { openDatabase, sqlitePath } from '../../broker/sqlite/store.js';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
@@ -21,6 +22,11 @@ export interface SqlDriver {
   query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Runs a statement; resolves with the number of affected rows. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * Runs one statement for each parameter list, in one transaction, where that is what makes
+   * writes cheap (SQLite: one commit instead of one per row). Drivers without it take `execute`.
+   */
+  executeMany?(sql: string, paramLists: ReadonlyArray<readonly unknown[]>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,19 +50,38 @@ async function load<T>(pkg: string, importer: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Statements kept compiled per SQLite connection (the backend uses a handful). */
+const STATEMENT_CACHE_SIZE = 64;
+
 async function sqliteDriver(clientUrl: string): Promise<SqlDriver> {
   const db = await openDatabase(sqlitePath(clientUrl));
+  const statements = new Map<string, BetterSqlite3.Statement<unknown[]>>();
+  const prepared = (sql: string): BetterSqlite3.Statement<unknown[]> => {
+    let stmt = statements.get(sql);
+    if (!stmt) {
+      stmt = db.prepare<unknown[]>(sql);
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+      statements.set(sql, stmt);
+    }
+    return stmt;
+  };
   return {
     dialect: 'sqlite',
     async query<T>(sql: string, params: readonly unknown[] = []) {
-      return db.prepare(sql).all(...params) as T[];
+      return prepared(sql).all(...params) as T[];
     },
     async execute(sql: string, params: readonly unknown[] = []) {
       if (params.length === 0 && sql.includes(';')) {
         db.exec(sql);
         return 0;
       }
-      return db.prepare(sql).run(...params).changes;
+      return prepared(sql).run(...params).changes;
+    },
+    async executeMany(sql: string, paramLists: ReadonlyArray<readonly unknown[]>) {
+      const stmt = prepared(sql);
+      db.transaction(() => {
+        for (const params of paramLists) stmt.run(...params);
+      })();
     },
     async close() {
       db.close();

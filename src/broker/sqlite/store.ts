@@ -221,6 +221,17 @@ export class SqliteStore {
     return this.ackStmt.run(id, consumer).changes > 0;
   }
 
+  /** Acks, requeues or parks many held messages in one transaction (one commit). */
+  settleMany(items: ReadonlyArray<{ id: number; consumer: string; how: 'ack' | 'requeue' | 'drop' | 'park' }>): void {
+    this.db.transaction(() => {
+      for (const { id, consumer, how } of items) {
+        if (how === 'requeue') this.requeue(id, consumer);
+        else if (how === 'park') this.park(id, consumer);
+        else this.ack(id, consumer);
+      }
+    })();
+  }
+
   /** Makes a held message ready again, marked redelivered. */
   requeue(id: number, consumer: string): boolean {
     return this.requeueStmt.run(id, consumer).changes > 0;

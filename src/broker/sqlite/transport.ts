@@ -22,6 +22,7 @@
 import { OperationalError } from '../../errors/index.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
+import { TickBatcher } from '../../utils/batch.js';
 import { uuid } from '../../utils/ids.js';
 import { LeaseKeeper } from '../lease/keeper.js';
 import type {
@@ -39,6 +40,13 @@ import { openDatabase, sqlitePath, SqliteStore, type MessageRow } from './store.
 
 /** Most rows reserved at once by a consumer without a prefetch limit. */
 const UNLIMITED_BATCH = 100;
+
+/** What happens to a held message when its consumer is done with it. */
+interface Settlement {
+  id: number;
+  consumer: string;
+  how: 'ack' | 'requeue' | 'drop' | 'park';
+}
 
 function numberOption(options: Record<string, unknown>, name: string, fallback: number): number {
   const v = options[name] ?? options[name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
@@ -157,12 +165,13 @@ class SqliteConsumer implements Consumer {
 
   private deliver(row: MessageRow): void {
     let settled = false;
-    const settle = (how: 'ack' | 'requeue' | 'drop' | 'park'): void => {
-      if (settled) return;
+    const settle = (how: 'ack' | 'requeue' | 'drop' | 'park'): Promise<void> => {
+      if (settled) return Promise.resolve();
       settled = true;
-      if (!this.unacked.delete(row.id)) return; // given back by close()
-      this.transport.settle(this.id, row.id, how);
+      if (!this.unacked.delete(row.id)) return Promise.resolve(); // given back by close()
+      const written = this.transport.settle(this.id, row.id, how);
       this.wake();
+      return written;
     };
     let message: TransportMessage;
     try {
@@ -175,7 +184,7 @@ class SqliteConsumer implements Consumer {
       };
     } catch (err) {
       this.transport.logger.error({ err }, `sqlite broker: message ${row.id} in queue ${row.queue} is unreadable; moved to celeriac.undecodable`);
-      settle('park');
+      settle('park').catch((e: unknown) => this.transport.logger.error({ err: e }, `sqlite broker: could not park message ${row.id}`));
       return;
     }
     const delivery: Delivery = {
@@ -185,8 +194,8 @@ class SqliteConsumer implements Consumer {
       exchange: row.exchange,
       routingKey: row.routing_key,
       queue: row.queue,
-      ack: async () => settle('ack'),
-      reject: async (requeue) => settle(requeue ? 'requeue' : 'drop'),
+      ack: () => settle('ack'),
+      reject: (requeue) => settle(requeue ? 'requeue' : 'drop'),
     };
     this.handler(delivery);
   }
@@ -199,6 +208,8 @@ export class SqliteTransport implements Transport {
   readonly visibilityMs: number;
   readonly pollingIntervalMs: number;
   readonly logger: Logger;
+  /** Settlements of this turn, not yet written (see settle). */
+  private readonly settlements = new TickBatcher<Settlement>((items) => this.writeSettlements(items));
   private readonly useLeases: boolean;
   private readonly busyTimeoutMs: number;
   private db: SqliteStore | undefined;
@@ -229,6 +240,7 @@ export class SqliteTransport implements Transport {
 
   async close(): Promise<void> {
     for (const c of [...this.consumers]) await c.close();
+    await this.settlements.flush().catch(() => undefined);
     clearInterval(this.restoreTimer);
     this.restoreTimer = undefined;
     await this.keeper?.close();
@@ -273,10 +285,12 @@ export class SqliteTransport implements Transport {
   }
 
   async purge(queue: string): Promise<number> {
+    await this.settlements.flush(); // reads and purges see this turn's acks
     return this.write(() => this.store.purge(queue));
   }
 
   async size(queue: string): Promise<number> {
+    await this.settlements.flush();
     return this.store.size(queue);
   }
 
@@ -299,20 +313,27 @@ export class SqliteTransport implements Transport {
     if (ids.length > 0) this.keeper?.hold(...ids.map((id) => `${id}|${consumerId}`));
   }
 
-  /** @internal Acks, requeues or drops a held message. */
-  settle(consumerId: string, id: number, how: 'ack' | 'requeue' | 'drop' | 'park'): void {
+  /**
+   * @internal Acks, requeues or drops a held message; resolves once written. Settlements of one
+   * turn are written together in one transaction (one commit for a whole batch of tasks).
+   */
+  settle(consumerId: string, id: number, how: Settlement['how']): Promise<void> {
     this.keeper?.release(`${id}|${consumerId}`);
-    if (!this.db) return; // closed: the lease runs out and the message comes back
-    this.write(() =>
-      how === 'requeue' ? this.store.requeue(id, consumerId) : how === 'park' ? this.store.park(id, consumerId) : this.store.ack(id, consumerId),
-    );
-    if (how === 'requeue') for (const c of this.consumers) c.wake();
+    if (!this.db) return Promise.resolve(); // closed: the lease runs out and the message comes back
+    return this.settlements.add({ id, consumer: consumerId, how });
+  }
+
+  private async writeSettlements(items: Settlement[]): Promise<void> {
+    if (!this.db) return;
+    this.write(() => this.store.settleMany(items));
+    if (items.some((i) => i.how === 'requeue')) for (const c of this.consumers) c.wake();
   }
 
   /** @internal Gives back what a closing consumer held. */
   releaseHeld(consumerId: string, ids: number[]): void {
     this.keeper?.release(...ids.map((id) => `${id}|${consumerId}`));
     if (!this.db) return;
+    void this.settlements.flush().catch(() => undefined); // acks of this turn first: an acked message must not come back
     this.write(() => this.store.release(consumerId));
     for (const c of this.consumers) c.wake();
   }
