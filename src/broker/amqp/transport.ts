@@ -17,12 +17,8 @@ import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import type { ConsumeOptions, Consumer, Delivery, DeliveryHandler, ExchangeOptions, ExchangeType, QueueSpec, Route, Transport, TransportOptions } from '../port.js';
+import { numberOption } from '../options.js';
 import { redactUrl } from '../registry.js';
-
-function seconds(o: Record<string, unknown>, name: string, fallback: number): number {
-  const v = o[name] ?? o[name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
-}
 
 /** The URL amqplib understands (`pyamqp://` is Celery's name for the same thing). */
 export function amqpUrl(url: string): string {
@@ -142,8 +138,8 @@ export class AmqpTransport implements Transport {
   constructor(options: TransportOptions) {
     this.url = amqpUrl(options.url);
     const o = options.transportOptions;
-    this.connectTimeoutMs = seconds(o, 'connectTimeout', 10) * 1000;
-    this.heartbeat = seconds(o, 'heartbeat', 60);
+    this.connectTimeoutMs = numberOption(o, 'connectTimeout', 10) * 1000;
+    this.heartbeat = numberOption(o, 'heartbeat', 60);
     this.logger = options.logger ?? silentLogger;
   }
 

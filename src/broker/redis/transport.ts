@@ -25,11 +25,13 @@ import type { Redis as RedisClient } from 'ioredis';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
+import { TickBatcher } from '../../utils/batch.js';
 import { uuid } from '../../utils/ids.js';
 import { LeaseKeeper } from '../lease/keeper.js';
 import type { ConsumeOptions, Consumer, DeliveryHandler, ExchangeType, QueueSpec, Route, Transport, TransportOptions } from '../port.js';
+import { numberOption } from '../options.js';
 import { redactUrl } from '../registry.js';
-import { topicPattern } from '../virtual/exchange.js';
+import { matchBindings } from '../virtual/exchange.js';
 import { RedisConsumer } from './consumer.js';
 import {
   bindingEntry,
@@ -56,12 +58,6 @@ export function runScript<T>(client: RedisClient, name: string, numKeys: number,
   const command = (client as unknown as Record<string, (numKeys: number, ...args: Array<string | number>) => Promise<T>>)[name];
   if (typeof command !== 'function') throw new Error(`redis script ${name} is not defined on this connection`);
   return command.call(client, numKeys, ...args);
-}
-
-function seconds(o: Record<string, unknown>, name: string, fallback: number): number {
-  const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-  const v = o[name] ?? o[snake];
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
 /** The database number of a Redis URL (`/3` → 3). */
@@ -131,8 +127,8 @@ export class RedisTransport implements Transport {
   /** Queues bound to fanout exchanges: consumed through pub/sub. */
   readonly fanoutQueues = new Map<string, { exchange: string; pattern: string }>();
   private readonly consumers = new Set<RedisConsumer>();
-  private pendingAcks: string[] = [];
-  private ackFlush: Promise<void> | undefined;
+  /** Acks of one turn, sent in one script call. */
+  private readonly acks = new TickBatcher<string>((tags) => this.writeAcks(tags));
   private restoreTimer: NodeJS.Timeout | undefined;
   private restoring: Promise<void> | undefined;
 
@@ -140,10 +136,10 @@ export class RedisTransport implements Transport {
     this.url = options.url;
     this.db = redisDb(options.url);
     const o = options.transportOptions;
-    this.visibilityMs = seconds(o, 'visibilityTimeout', 60) * 1000;
-    this.foreignVisibilityMs = seconds(o, 'foreignVisibilityTimeout', 3600) * 1000;
-    this.connectTimeoutMs = seconds(o, 'connectTimeout', 10) * 1000;
-    this.publishTimeoutMs = seconds(o, 'publishTimeout', 30) * 1000;
+    this.visibilityMs = numberOption(o, 'visibilityTimeout', 60) * 1000;
+    this.foreignVisibilityMs = numberOption(o, 'foreignVisibilityTimeout', 3600) * 1000;
+    this.connectTimeoutMs = numberOption(o, 'connectTimeout', 10) * 1000;
+    this.publishTimeoutMs = numberOption(o, 'publishTimeout', 30) * 1000;
     this.useLeases = o['leases'] !== false;
     this.logger = options.logger ?? silentLogger;
   }
@@ -158,7 +154,7 @@ export class RedisTransport implements Transport {
     if (this.redis) return;
     this.redis = await connectRedis(this.url, this.connectTimeoutMs);
     this.redis.defineCommand('celeriacReserve', { lua: RESERVE_SCRIPT });
-    this.redis.defineCommand('celeriacAck', { numberOfKeys: 3, lua: ACK_SCRIPT });
+    this.redis.defineCommand('celeriacAck', { lua: ACK_SCRIPT });
     this.redis.defineCommand('celeriacPublishDirect', { lua: PUBLISH_DIRECT_SCRIPT });
   }
 
@@ -167,7 +163,7 @@ export class RedisTransport implements Transport {
     clearInterval(this.restoreTimer);
     this.restoreTimer = undefined;
     await this.restoring; // let a running restore release its lock before the connection goes
-    await this.flushAcks();
+    await this.acks.flush();
     await this.keeper?.close();
     this.keeper = undefined;
     const client = this.redis;
@@ -197,8 +193,7 @@ export class RedisTransport implements Transport {
     if (route.exchange === '') return [route.routingKey];
     const bindings = (await this.client.smembers(bindingKey(route.exchange))).map(parseBinding);
     if (bindings.length === 0) return [route.routingKey];
-    const match = type === 'topic' ? bindings.filter((b) => topicPattern(b.routingKey).test(route.routingKey)) : bindings.filter((b) => b.routingKey === route.routingKey);
-    return [...new Set(match.map((b) => b.queue))];
+    return matchBindings(type, bindings, route.routingKey);
   }
 
   async publish(message: TransportMessage, route: Route): Promise<void> {
@@ -295,22 +290,16 @@ export class RedisTransport implements Transport {
     if (tags.length > 0) this.keeper?.hold(...tags);
   }
 
-  /** @internal Acks a tag (batched with the other acks of this tick). */
+  /** @internal Acks a tag (batched with the other acks of this turn). */
   ack(tag: string): Promise<void> {
     this.keeper?.release(tag);
-    this.pendingAcks.push(tag);
-    this.ackFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushAcks());
-    return this.ackFlush;
+    return this.acks.add(tag);
   }
 
-  private async flushAcks(): Promise<void> {
-    this.ackFlush = undefined;
-    const tags = this.pendingAcks;
-    this.pendingAcks = [];
-    if (tags.length === 0 || !this.redis) return;
-    const ack = (this.redis as unknown as { celeriacAck(...args: string[]): Promise<number> }).celeriacAck;
+  private async writeAcks(tags: string[]): Promise<void> {
+    if (!this.redis) return;
     try {
-      await ack.call(this.redis, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...tags);
+      await runScript<number>(this.redis, 'celeriacAck', 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...tags);
     } catch (err) {
       this.logger.error({ err }, `redis broker: ack of ${tags.length} message(s) failed; they will be redelivered after the visibility timeout`);
     }
@@ -358,12 +347,12 @@ export class RedisTransport implements Transport {
       if (lock !== 'OK') return;
       try {
         const nowMs = Date.now();
-        const stale = await client.zrangebyscore(UNACKED_INDEX_KEY, 0, (nowMs - this.visibilityMs) / 1000, 'LIMIT', 0, 100);
+        const stale = await client.zrangebyscore(UNACKED_INDEX_KEY, 0, (nowMs - this.visibilityMs) / 1000, 'WITHSCORES', 'LIMIT', 0, 100);
         let restored = 0;
-        for (const tag of stale) {
+        for (let i = 0; i + 1 < stale.length; i += 2) {
+          const tag = stale[i]!;
           const ours = (await client.sismember(LEASED_KEY, tag)) === 1;
-          const score = Number(await client.zscore(UNACKED_INDEX_KEY, tag));
-          if (!ours && score * 1000 > nowMs - this.foreignVisibilityMs) continue;
+          if (!ours && Number(stale[i + 1]) * 1000 > nowMs - this.foreignVisibilityMs) continue;
           if (await this.restoreTag(tag, null, false)) restored++;
         }
         if (restored > 0) this.logger.warn(`redis broker: restored ${restored} message(s) whose holder stopped renewing (redelivered)`);

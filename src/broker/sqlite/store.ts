@@ -17,7 +17,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import type { ExchangeType, Route } from '../port.js';
-import { topicPattern } from '../virtual/exchange.js';
+import { matchBindings, type Binding } from '../virtual/exchange.js';
 
 /** The file used by `sqlite://` with no path. */
 export const DEFAULT_SQLITE_FILE = 'celeriac.sqlite';
@@ -95,6 +95,13 @@ CREATE TABLE IF NOT EXISTS celeriac_bindings (
 );
 `;
 
+/** What happens to a held message when its consumer is done with it (`drop` deletes it, as an ack). */
+export interface Settlement {
+  id: number;
+  consumer: string;
+  how: 'ack' | 'requeue' | 'drop' | 'park';
+}
+
 /** The broker's statements on one connection. */
 export class SqliteStore {
   private readonly insert: BetterSqlite3.Statement;
@@ -112,6 +119,8 @@ export class SqliteStore {
   private readonly bindingsOf: BetterSqlite3.Statement;
   private readonly addExchange: BetterSqlite3.Statement;
   private readonly addBinding: BetterSqlite3.Statement;
+  private readonly parkStmt: BetterSqlite3.Statement;
+  private readonly settleInOneCommit: (items: readonly Settlement[]) => void;
   private readonly reserveStmts = new Map<string, BetterSqlite3.Statement>();
   private readonly publishMany: (rows: Array<[string, number, TransportMessage, Route]>) => void;
 
@@ -139,6 +148,16 @@ export class SqliteStore {
     this.requeueStmt = db.prepare(
       'UPDATE celeriac_messages SET reserved_by = NULL, visible_at = 0, redelivered = 1 WHERE id = ? AND reserved_by = ?',
     );
+    this.parkStmt = db.prepare(
+      "UPDATE celeriac_messages SET queue = 'celeriac.undecodable', reserved_by = NULL, visible_at = 0 WHERE id = ? AND reserved_by = ?",
+    );
+    this.settleInOneCommit = db.transaction((items: readonly Settlement[]) => {
+      for (const { id, consumer, how } of items) {
+        if (how === 'requeue') this.requeue(id, consumer);
+        else if (how === 'park') this.park(id, consumer);
+        else this.ack(id, consumer);
+      }
+    });
     this.releaseAll = db.prepare('UPDATE celeriac_messages SET reserved_by = NULL, visible_at = 0, redelivered = 1 WHERE reserved_by = ?');
     this.restoreStmt = db.prepare(
       'UPDATE celeriac_messages SET reserved_by = NULL, visible_at = 0, redelivered = 1 WHERE reserved_by IS NOT NULL AND visible_at < ?',
@@ -146,7 +165,7 @@ export class SqliteStore {
     this.sizeStmt = db.prepare('SELECT count(*) AS n FROM celeriac_messages WHERE queue = ? AND reserved_by IS NULL');
     this.purgeStmt = db.prepare('DELETE FROM celeriac_messages WHERE queue = ? AND reserved_by IS NULL');
     this.exchangeType = db.prepare('SELECT type FROM celeriac_exchanges WHERE name = ?');
-    this.bindingsOf = db.prepare('SELECT queue, routing_key FROM celeriac_bindings WHERE exchange = ?');
+    this.bindingsOf = db.prepare('SELECT queue, routing_key AS routingKey FROM celeriac_bindings WHERE exchange = ?');
     this.addExchange = db.prepare('INSERT OR IGNORE INTO celeriac_exchanges (name, type) VALUES (?, ?)');
     this.addBinding = db.prepare('INSERT OR IGNORE INTO celeriac_bindings (exchange, queue, routing_key) VALUES (?, ?, ?)');
     this.publishMany = db.transaction((rows: Array<[string, number, TransportMessage, Route]>) => {
@@ -182,14 +201,8 @@ export class SqliteStore {
     if (route.exchange === '') return [route.routingKey];
     const ex = this.exchangeType.get(route.exchange) as { type: ExchangeType } | undefined;
     if (!ex) return [route.routingKey];
-    const bindings = this.bindingsOf.all(route.exchange) as Array<{ queue: string; routing_key: string }>;
-    const match =
-      ex.type === 'fanout'
-        ? bindings
-        : ex.type === 'topic'
-          ? bindings.filter((b) => topicPattern(b.routing_key).test(route.routingKey))
-          : bindings.filter((b) => b.routing_key === route.routingKey);
-    return [...new Set(match.map((b) => b.queue))];
+    const bindings = this.bindingsOf.all(route.exchange) as Binding[];
+    return matchBindings(ex.type, bindings, route.routingKey);
   }
 
   /** Stores a message in every queue its route leads to, in one transaction. */
@@ -222,14 +235,8 @@ export class SqliteStore {
   }
 
   /** Acks, requeues or parks many held messages in one transaction (one commit). */
-  settleMany(items: ReadonlyArray<{ id: number; consumer: string; how: 'ack' | 'requeue' | 'drop' | 'park' }>): void {
-    this.db.transaction(() => {
-      for (const { id, consumer, how } of items) {
-        if (how === 'requeue') this.requeue(id, consumer);
-        else if (how === 'park') this.park(id, consumer);
-        else this.ack(id, consumer);
-      }
-    })();
+  settleMany(items: readonly Settlement[]): void {
+    this.settleInOneCommit(items);
   }
 
   /** Makes a held message ready again, marked redelivered. */
@@ -239,11 +246,7 @@ export class SqliteStore {
 
   /** Moves a held message nobody can read to the `celeriac.undecodable` queue, for inspection. */
   park(id: number, consumer: string): boolean {
-    return (
-      this.db
-        .prepare("UPDATE celeriac_messages SET queue = 'celeriac.undecodable', reserved_by = NULL, visible_at = 0 WHERE id = ? AND reserved_by = ?")
-        .run(id, consumer).changes > 0
-    );
+    return this.parkStmt.run(id, consumer).changes > 0;
   }
 
   /** Makes every message a consumer holds ready again. */

@@ -25,6 +25,7 @@ import type { TransportMessage } from '../../protocol/message.js';
 import { TickBatcher } from '../../utils/batch.js';
 import { uuid } from '../../utils/ids.js';
 import { LeaseKeeper } from '../lease/keeper.js';
+import { numberOption } from '../options.js';
 import type {
   ConsumeOptions,
   Consumer,
@@ -36,22 +37,10 @@ import type {
   Transport,
   TransportOptions,
 } from '../port.js';
-import { openDatabase, sqlitePath, SqliteStore, type MessageRow } from './store.js';
+import { openDatabase, sqlitePath, SqliteStore, type MessageRow, type Settlement } from './store.js';
 
 /** Most rows reserved at once by a consumer without a prefetch limit. */
 const UNLIMITED_BATCH = 100;
-
-/** What happens to a held message when its consumer is done with it. */
-interface Settlement {
-  id: number;
-  consumer: string;
-  how: 'ack' | 'requeue' | 'drop' | 'park';
-}
-
-function numberOption(options: Record<string, unknown>, name: string, fallback: number): number {
-  const v = options[name] ?? options[name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback;
-}
 
 class SqliteConsumer implements Consumer {
   readonly id = `${process.pid}-${uuid()}`;
@@ -165,7 +154,7 @@ class SqliteConsumer implements Consumer {
 
   private deliver(row: MessageRow): void {
     let settled = false;
-    const settle = (how: 'ack' | 'requeue' | 'drop' | 'park'): Promise<void> => {
+    const settle = (how: Settlement['how']): Promise<void> => {
       if (settled) return Promise.resolve();
       settled = true;
       if (!this.unacked.delete(row.id)) return Promise.resolve(); // given back by close()
@@ -220,9 +209,9 @@ export class SqliteTransport implements Transport {
   constructor(options: TransportOptions) {
     this.path = sqlitePath(options.url);
     const o = options.transportOptions;
-    this.visibilityMs = numberOption(o, 'visibilityTimeout', 60) * 1000;
-    this.pollingIntervalMs = Math.max(1, numberOption(o, 'pollingInterval', 0.01) * 1000);
-    this.busyTimeoutMs = numberOption(o, 'busyTimeout', 10_000);
+    this.visibilityMs = numberOption(o, 'visibilityTimeout', 60, true) * 1000;
+    this.pollingIntervalMs = Math.max(1, numberOption(o, 'pollingInterval', 0.01, true) * 1000);
+    this.busyTimeoutMs = numberOption(o, 'busyTimeout', 10_000, true);
     this.useLeases = o['leases'] !== false;
     this.logger = options.logger ?? silentLogger;
   }

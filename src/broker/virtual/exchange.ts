@@ -4,7 +4,8 @@
  */
 import type { ExchangeType, Route } from '../port.js';
 
-interface Binding {
+/** A queue bound to an exchange with a routing key (or topic pattern). */
+export interface Binding {
   queue: string;
   routingKey: string;
 }
@@ -18,6 +19,21 @@ export function topicPattern(pattern: string): RegExp {
     .replace(/\u0001\\\./g, '(?:.*\\.)?')
     .replace(/\u0001/g, '.*');
   return new RegExp(`^${src}$`);
+}
+
+/**
+ * The queues among `bindings` a message with `routingKey` goes to on an exchange of `type`
+ * (fanout: all; topic: pattern match; direct: equal keys), each queue once. Every virtual broker
+ * routes with this; what an unknown exchange or an empty binding list means is the caller's rule.
+ */
+export function matchBindings(type: ExchangeType, bindings: readonly Binding[], routingKey: string): string[] {
+  const match =
+    type === 'fanout'
+      ? bindings
+      : type === 'topic'
+        ? bindings.filter((b) => topicPattern(b.routingKey).test(routingKey))
+        : bindings.filter((b) => b.routingKey === routingKey);
+  return [...new Set(match.map((b) => b.queue))];
 }
 
 /** The exchanges and bindings of one virtual broker. */
@@ -54,13 +70,6 @@ export class ExchangeTable {
   lookup(route: Route): string[] {
     const ex = this.exchanges.get(route.exchange);
     if (route.exchange === '' || !ex) return [route.routingKey];
-    switch (ex.type) {
-      case 'fanout':
-        return [...new Set(ex.bindings.map((b) => b.queue))];
-      case 'topic':
-        return [...new Set(ex.bindings.filter((b) => topicPattern(b.routingKey).test(route.routingKey)).map((b) => b.queue))];
-      default:
-        return [...new Set(ex.bindings.filter((b) => b.routingKey === route.routingKey).map((b) => b.queue))];
-    }
+    return matchBindings(ex.type, ex.bindings, route.routingKey);
   }
 }
