@@ -136,11 +136,12 @@ class CounterChordStore implements ChordStore {
     const members = (saved.result as [unknown, Array<[[string, unknown], unknown]>])[1];
     const count = await this.store.incr(CHORD_KEY_PREFIX + groupId, this.expires);
     if (count !== members.length) return null;
-    const parts: ChordPart[] = [];
-    for (const [index, [[taskId]]] of members.entries()) {
-      const meta = await this.backend.getTaskMeta(taskId);
-      parts.push({ taskId, index, state: meta.status, result: meta.result });
-    }
+    const parts = await Promise.all(
+      members.map(async ([[taskId]], index): Promise<ChordPart> => {
+        const meta = await this.backend.getTaskMeta(taskId);
+        return { taskId, index, state: meta.status, result: meta.result };
+      }),
+    );
     await this.store.delete(CHORD_KEY_PREFIX + groupId);
     await this.backend.deleteGroup(groupId);
     return parts;

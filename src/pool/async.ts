@@ -5,6 +5,7 @@
  * signal; use the process pool where a hard stop must be real. CPU-bound code blocks the loop and
  * belongs in the process or threads pool too.
  */
+import type { Request } from '../task/request.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
 import type { JobResult, Pool, PoolJob, TraceRunner } from './port.js';
 
@@ -68,12 +69,16 @@ export class Slots {
 }
 
 interface Running {
-  /** The job's abort controller, made on first use. */
-  controller(): AbortController;
+  request: Request;
+  /** The job's abort controller, made when first needed (most tasks never look at their signal). */
+  controller: AbortController | undefined;
   /** Ends the job's `run()` as killed. */
   kill(result: JobResult): void;
-  /** Marks the run as abandoned: whatever it does later is not recorded. */
-  abandon(): void;
+}
+
+/** The job's abort controller, made on first use. */
+function controllerOf(r: Running): AbortController {
+  return (r.controller ??= new AbortController());
 }
 
 /** Runs jobs on the event loop, `limit` at a time. */
@@ -113,11 +118,10 @@ export class AsyncPool implements Pool {
     const id = job.request.id ?? '';
     try {
       if (!(await job.accept())) return { kind: 'skipped' };
-      let controller: AbortController | undefined;
-      const lazy = (): AbortController => (controller ??= new AbortController());
-      job.request.lazySignal(() => lazy().signal);
       return await new Promise<JobResult>((resolve) => {
-        this.running.set(id, { controller: lazy, kill: resolve, abandon: () => (job.request.abandoned = true) });
+        const entry: Running = { request: job.request, controller: undefined, kill: resolve };
+        job.request.lazySignal(() => controllerOf(entry).signal);
+        this.running.set(id, entry);
         job.started();
         this.runner(job.task, job.request).then(
           (outcome) => resolve({ kind: 'done', outcome }),
@@ -131,15 +135,16 @@ export class AsyncPool implements Pool {
   }
 
   abort(taskId: string, reason: Error): void {
-    const c = this.running.get(taskId)?.controller();
+    const r = this.running.get(taskId);
+    const c = r && controllerOf(r);
     if (c && !c.signal.aborted) c.abort(reason);
   }
 
   kill(taskId: string, reason: Error): void {
     const r = this.running.get(taskId);
     if (!r) return;
-    r.abandon();
-    const c = r.controller();
+    r.request.abandoned = true; // whatever the run does later is not recorded
+    const c = controllerOf(r);
     if (!c.signal.aborted) c.abort(reason);
     r.kill({ kind: 'killed', reason });
   }

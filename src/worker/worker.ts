@@ -137,7 +137,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly mailbox: WorkerMailbox | undefined;
   private readonly events: WorkerEventDispatcher | undefined;
   /** Recently finished tasks, to name the one that blocked the loop after it returned. */
-  private readonly recentlyFinished: Array<{ label: string; startedAt: number; finishedAt: number }> = [];
+  private readonly recentlyFinished: Array<{ active: ActiveTask; finishedAt: number }> = [];
 
   constructor(
     readonly app: Celeriac,
@@ -172,8 +172,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onDiscarded: (request, reason) => this.emit('task-revoked', request, reason),
       onFinished: (request, task, outcome) => {
         const started = this.active.get(request.id ?? '');
-        if (started) {
-          this.recentlyFinished.push({ label: `${task.name}[${request.id ?? '?'}]`, startedAt: started.startedAt, finishedAt: Date.now() });
+        // Only the blocked-loop warning reads these (to name a task that blocked, then returned).
+        if (started && this.blockedLoopWarning !== null) {
+          this.recentlyFinished.push({ active: started, finishedAt: Date.now() });
           if (this.recentlyFinished.length > 32) this.recentlyFinished.shift();
         }
         this.active.delete(request.id ?? '');
@@ -339,10 +340,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private onLoopBlocked(ms: number): void {
     const since = Date.now() - ms;
-    const running = [
-      ...this.recentlyFinished.filter((f) => f.finishedAt >= since).map((f) => f.label),
-      ...[...this.active.values()].map((a) => `${a.task.name}[${a.request.id ?? '?'}]`),
-    ];
+    const label = (a: ActiveTask): string => `${a.task.name}[${a.request.id ?? '?'}]`;
+    const running = [...this.recentlyFinished.filter((f) => f.finishedAt >= since).map((f) => label(f.active)), ...[...this.active.values()].map(label)];
     const advice =
       this.pool.kind === 'async' || this.pool.kind === 'solo'
         ? '; CPU-bound tasks belong on the process pool (-P process) or threads pool (-P threads)'

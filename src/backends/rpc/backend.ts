@@ -11,10 +11,9 @@
  * gone for `result_expires`.
  */
 import type { Consumer, Delivery } from '../../broker/port.js';
-import { ImproperlyConfigured, TimeoutError } from '../../errors/index.js';
+import { ImproperlyConfigured } from '../../errors/index.js';
 import { fromJson, toJson } from '../../protocol/json.js';
-import { READY_STATES } from '../../result/states.js';
-import { pendingMeta } from '../base.js';
+import { pendingMeta, waitWithNotifications } from '../base.js';
 import type { BackendClient, BackendOptions, GroupMeta, ResultBackend, ResultDestination, TaskMeta, WaitOptions } from '../port.js';
 
 /** The RPC result backend. */
@@ -108,43 +107,19 @@ export class RpcBackend implements ResultBackend {
 
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<TaskMeta> {
     await this.listen();
-    const ready = (): TaskMeta | undefined => {
-      const meta = this.results.get(taskId);
-      return meta && READY_STATES.has(meta.status) ? meta : undefined;
+    return waitWithNotifications((id) => this.getTaskMeta(id), (id, onChange) => this.subscribe(id, onChange), taskId, options);
+  }
+
+  /** Calls `onChange` whenever a state of `taskId` arrives. */
+  private async subscribe(taskId: string, onChange: () => void): Promise<() => Promise<void>> {
+    let set = this.waiters.get(taskId);
+    if (!set) this.waiters.set(taskId, (set = new Set()));
+    const waiters = set;
+    waiters.add(onChange);
+    return async () => {
+      waiters.delete(onChange);
+      if (waiters.size === 0 && this.waiters.get(taskId) === waiters) this.waiters.delete(taskId);
     };
-    const now = ready();
-    if (now) return now;
-    return new Promise<TaskMeta>((resolve, reject) => {
-      let set = this.waiters.get(taskId);
-      if (!set) this.waiters.set(taskId, (set = new Set()));
-      const waiters = set;
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (): void => {
-        clearTimeout(timer);
-        waiters.delete(wake);
-        if (waiters.size === 0) this.waiters.delete(taskId);
-        options.signal?.removeEventListener('abort', abort);
-      };
-      const wake = (): void => {
-        const meta = ready();
-        if (!meta) return;
-        finish();
-        resolve(meta);
-      };
-      const abort = (): void => {
-        finish();
-        reject(options.signal?.reason);
-      };
-      waiters.add(wake);
-      if (options.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          finish();
-          reject(new TimeoutError(`timed out waiting for task ${taskId} (state ${this.results.get(taskId)?.status ?? 'PENDING'})`));
-        }, options.timeoutMs);
-      }
-      if (options.signal?.aborted) abort();
-      else options.signal?.addEventListener('abort', abort, { once: true });
-    });
   }
 
   async forget(taskId: string): Promise<void> {

@@ -18,7 +18,7 @@ import { TickBatcher } from '../../utils/batch.js';
 import { toPythonIso } from '../../utils/time.js';
 import { pendingMeta, pollUntilReady } from '../base.js';
 import type { BackendOptions, GroupMeta, ResultBackend, TaskMeta, WaitOptions } from '../port.js';
-import { openSqlDriver, type Dialect, type SqlDriver } from './drivers.js';
+import { openSqlDriver, parseDatabaseUrl, type Dialect, type SqlDriver } from './drivers.js';
 
 const COLUMNS = ['task_id', 'status', 'result', 'date_done', 'traceback', 'name', 'args', 'kwargs', 'worker', 'retries', 'queue', 'meta'] as const;
 /** Columns updated on conflict; `status` last, since MySQL evaluates assignments in order. */
@@ -78,10 +78,15 @@ export class SqlBackend implements ResultBackend {
   private sql: SqlDriver | undefined;
   private connecting: Promise<SqlDriver> | undefined;
   private readonly dialect: Dialect;
+  /** The dialect's upsert statements, built once. */
+  private readonly upsertTaskSql: string;
+  private readonly upsertGroupSql: string;
 
   constructor(private readonly options: BackendOptions) {
-    this.dialect = /^db\+sqlite/i.test(options.url) ? 'sqlite' : /^db\+(postgres|postgresql)/i.test(options.url) ? 'postgresql' : 'mysql';
+    this.dialect = parseDatabaseUrl(options.url).dialect;
     this.driver = `database (${this.dialect})`;
+    this.upsertTaskSql = upsertTask(this.dialect);
+    this.upsertGroupSql = upsertGroup(this.dialect);
   }
 
   /** Connects and creates the tables if they are missing. */
@@ -149,13 +154,13 @@ export class SqlBackend implements ResultBackend {
       toJson(extra),
     ];
     if (db.executeMany) await this.rows.add(row);
-    else await db.execute(upsertTask(this.dialect), row);
+    else await db.execute(this.upsertTaskSql, row);
   }
 
   /** Records of tasks finishing in the same turn, written in one transaction (SQLite). */
   private readonly rows = new TickBatcher<unknown[]>(async (rows) => {
     const db = await this.db();
-    await db.executeMany!(upsertTask(this.dialect), rows);
+    await db.executeMany!(this.upsertTaskSql, rows);
   });
 
   async getTaskMeta(taskId: string): Promise<TaskMeta> {
@@ -190,7 +195,7 @@ export class SqlBackend implements ResultBackend {
   }
 
   async saveGroup(groupId: string, meta: GroupMeta): Promise<void> {
-    await (await this.db()).execute(upsertGroup(this.dialect), [groupId, toJson(meta.result), this.time(new Date())]);
+    await (await this.db()).execute(this.upsertGroupSql, [groupId, toJson(meta.result), this.time(new Date())]);
   }
 
   async restoreGroup(groupId: string): Promise<GroupMeta | null> {
