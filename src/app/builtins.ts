@@ -5,11 +5,11 @@
  * counting), and `celery.group` / `celery.chain` / `celery.chord`, which apply the canvas they
  * are given (Celery keeps these names registered for old clients that send canvases as tasks).
  */
-import { dependencyError, failChord } from '../canvas/chord.js';
+import { completeChord } from '../canvas/chord.js';
 import { Signature } from '../canvas/signature.js';
 import type { SignatureDict } from '../protocol/message.js';
 import { resultFromTuple } from '../result/group-result.js';
-import { READY_STATES, States } from '../result/states.js';
+import { READY_STATES } from '../result/states.js';
 import type { Task } from '../task/task.js';
 import type { Celeriac } from './celeriac.js';
 
@@ -72,12 +72,7 @@ export function registerBuiltins(app: Celeriac): void {
       if (!metas.every((m) => READY_STATES.has(m.status))) {
         return self.retry({ countdown: interval ?? 1, maxRetries: max_retries });
       }
-      const failed = metas.find((m) => m.status !== States.SUCCESS);
-      if (failed) {
-        await failChord(app, backend, callback, dependencyError(failed.task_id, failed.result));
-        return;
-      }
-      await Signature.fromDict(callback, app).applyAsync([metas.map((m) => m.result)]);
+      await completeChord(app, backend, callback, metas.map((m) => ({ taskId: m.task_id, state: m.status, result: m.result })));
     },
     { name: 'celery.chord_unlock', bind: true, maxRetries: null, ignoreResult: true, params: ['group_id', 'callback', 'interval?', 'max_retries?', 'result?'] },
   );

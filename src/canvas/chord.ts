@@ -17,12 +17,13 @@
  */
 import type { ResultBackend } from '../backends/port.js';
 import { ChordError, ImproperlyConfigured } from '../errors/index.js';
-import { deserializeError, isSerializedError } from '../protocol/exceptions.js';
+import { deserializeError, isSerializedError, serializeError } from '../protocol/exceptions.js';
 import type { SignatureDict } from '../protocol/message.js';
 import { pyRepr } from '../protocol/repr.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { GroupResult } from '../result/group-result.js';
 import { States } from '../result/states.js';
+import { buildMeta } from '../task/meta.js';
 import { uuid } from '../utils/ids.js';
 import { Chain } from './chain.js';
 import { Group } from './group.js';
@@ -155,19 +156,12 @@ function bodyIds(body: Signature): string[] {
  * Makes a chord fail: the body's result (every step, for a chain body) becomes a `ChordError`
  * with `reason`, and the body's errbacks are applied with its id.
  */
-export async function failChord(app: CanvasApp, backend: ResultBackend, bodyDict: SignatureDict, reason: string): Promise<void> {
+async function failChord(app: CanvasApp, backend: ResultBackend, bodyDict: SignatureDict, reason: string): Promise<void> {
   const body = Signature.fromDict(bodyDict, app);
   const error = new ChordError(reason);
-  const serialized = { exc_type: 'ChordError', exc_message: [reason], exc_module: 'celery.exceptions' };
+  const serialized = serializeError(error);
   for (const id of bodyIds(body)) {
-    await backend.storeResult({
-      status: States.FAILURE,
-      result: serialized,
-      traceback: error.stack ?? null,
-      children: [],
-      date_done: new Date().toISOString(),
-      task_id: id,
-    });
+    await backend.storeResult(buildMeta(id, States.FAILURE, serialized, error.stack ?? null, null));
   }
   for (const errback of signatureList(body.options['link_error'] as ApplyOptions['link'])) {
     await Signature.fromDict(errback, app).applyAsync([body.id ?? ''], {}, {});
@@ -175,7 +169,7 @@ export async function failChord(app: CanvasApp, backend: ResultBackend, bodyDict
 }
 
 /** Why a failed header part fails the chord, in Celery's words. */
-export function dependencyError(taskId: string, result: unknown): string {
+function dependencyError(taskId: string, result: unknown): string {
   let repr = pyRepr(result);
   if (isSerializedError(result)) {
     const err = deserializeError(result);
@@ -202,13 +196,25 @@ export async function chordPartReturned(
     state: part.state,
     result: part.result,
   });
-  if (!parts) return;
+  if (parts) await completeChord(app, backend, part.chord, parts);
+}
+
+/**
+ * Ends a chord whose header is done: the body gets the header's results in order, or, if a
+ * header task failed, the body fails with {@link ChordError} naming it (Celery's rule).
+ */
+export async function completeChord(
+  app: CanvasApp,
+  backend: ResultBackend,
+  bodyDict: SignatureDict,
+  parts: ReadonlyArray<{ taskId: string; state: string; result: unknown }>,
+): Promise<void> {
   const failed = parts.find((p) => p.state !== States.SUCCESS);
   if (failed) {
-    await failChord(app, backend, part.chord, dependencyError(failed.taskId, failed.result));
+    await failChord(app, backend, bodyDict, dependencyError(failed.taskId, failed.result));
     return;
   }
-  await Signature.fromDict(part.chord, app).applyAsync([parts.map((p) => p.result)]);
+  await Signature.fromDict(bodyDict, app).applyAsync([parts.map((p) => p.result)]);
 }
 
 /**
