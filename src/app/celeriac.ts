@@ -32,7 +32,7 @@ import { callerFile, moduleName } from '../task/naming.js';
 import type { TaskOptions } from '../task/options.js';
 import { Request } from '../task/request.js';
 import { Task, type RetryOptions } from '../task/task.js';
-import { hostname, uuid } from '../utils/ids.js';
+import { hostname, originTag, uuid } from '../utils/ids.js';
 import { registerBuiltins } from './builtins.js';
 import { Producer } from './producer.js';
 import { TaskRegistry } from './registry.js';
@@ -301,7 +301,7 @@ export class Celeriac implements CanvasApp, ResultContext {
       let dispatcher: EventDispatcher | undefined;
       this.eventsApi = {
         receiver: (handlers) => new EventReceiver(this, handlers),
-        dispatcher: () => (dispatcher ??= new EventDispatcher(this, `gen${process.pid}@${hostname()}`)),
+        dispatcher: () => (dispatcher ??= new EventDispatcher(this, originTag())),
         state: () => new ClusterState(),
       };
     }

@@ -9,7 +9,7 @@ import { States } from '../result/states.js';
 import { buildMeta } from '../task/meta.js';
 import { currentRequest, Request } from '../task/request.js';
 import { maxRetriesError, type RetryOptions, type Task } from '../task/task.js';
-import { traceTask } from '../task/trace.js';
+import { destinationOf, traceTask } from '../task/trace.js';
 import { hostname, uuid } from '../utils/ids.js';
 import type { Celeriac } from './celeriac.js';
 import type { Producer } from './producer.js';
@@ -75,10 +75,7 @@ export async function applyEager(
 export async function storeState(app: Celeriac, task: Task, taskId: string, state: string, meta: unknown, request: Request): Promise<void> {
   const backend = await app.backendForTask(task);
   const extended = task.resultExtended ?? app.conf.resultExtended;
-  await backend.storeResult(buildMeta(taskId, state, meta, null, request.id === taskId ? request : null, { extended }), {
-    replyTo: request.replyTo,
-    correlationId: taskId,
-  });
+  await backend.storeResult(buildMeta(taskId, state, meta, null, request.id === taskId ? request : null, { extended }), destinationOf(request, taskId));
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { QueueDefinition, RouteTarget, Settings, TaskRoutes } from '../config/settings.js';
 import { ImproperlyConfigured } from '../errors/index.js';
+import { globToRegExp } from '../utils/glob.js';
 
 /** A resolved route. */
 export interface ResolvedRoute {
@@ -14,10 +15,6 @@ export interface ResolvedRoute {
   exchange: string;
   routingKey: string;
   priority?: number;
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 }
 
 function asTarget(value: RouteTarget | string | null | undefined): RouteTarget | undefined {

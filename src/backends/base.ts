@@ -98,11 +98,9 @@ export interface KeyValueStore {
   /** Sets a key; `ttlSeconds` null keeps it forever. */
   set(key: string, value: string, ttlSeconds: number | null): Promise<void>;
   delete(key: string): Promise<void>;
-  /** Announces a change of `key` to waiting clients, if the store can (Redis PUBLISH). */
-  publish?(key: string, value: string): Promise<void>;
   /**
-   * `set` then `publish` as one write, when the store can do both at once (Redis batches the
-   * records of many finishing tasks into one script call).
+   * `set`, then announce the new value to waiting clients (Redis PUBLISH), for stores that can
+   * notify; Redis batches the records of many finishing tasks into one script call.
    */
   setAndPublish?(key: string, value: string, ttlSeconds: number | null): Promise<void>;
   /** Subscribes to changes of `key` (given the new value when the store publishes it); returns an unsubscribe function. */
@@ -111,6 +109,11 @@ export interface KeyValueStore {
   incr?(key: string, ttlSeconds: number | null): Promise<number>;
   connect(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A key's TTL in whole seconds for `result_expires` (0: keep forever). */
+export function keyTtl(expiresSeconds: number | null): number {
+  return expiresSeconds !== null && expiresSeconds > 0 ? Math.ceil(expiresSeconds) : 0;
 }
 
 /** Celery's key prefixes. */
@@ -182,13 +185,8 @@ export class KeyValueBackend implements ResultBackend {
       if (current !== null && (fromJson(current) as TaskMeta).status === States.SUCCESS) return;
     }
     const text = toJson(meta);
-    const ready = READY_STATES.has(meta.status);
-    if (ready && this.store.setAndPublish) return this.store.setAndPublish(key, text, this.expiresSeconds);
-    // Issued together: one connection keeps their order (SET before PUBLISH), and a pipelining
-    // client sends them in one round trip.
-    const writes = [this.store.set(key, text, this.expiresSeconds)];
-    if (this.store.publish && ready) writes.push(this.store.publish(key, text));
-    await Promise.all(writes);
+    if (this.store.setAndPublish && READY_STATES.has(meta.status)) return this.store.setAndPublish(key, text, this.expiresSeconds);
+    await this.store.set(key, text, this.expiresSeconds);
   }
 
   async getTaskMeta(taskId: string): Promise<TaskMeta> {

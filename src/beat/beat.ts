@@ -5,11 +5,12 @@
  * neither repeats nor skips runs; like Celery, an entry never run before counts from beat's start.
  * Run exactly one beat per schedule: two would send every task twice.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Celeriac } from '../app/celeriac.js';
 import { fromWireOptions, type ApplyOptions } from '../canvas/options.js';
 import type { PeriodicTaskSpec } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
+import { writeFileAtomic } from '../utils/files.js';
 import { toSchedule, type Schedule } from './schedules.js';
 
 /** One periodic task, as beat runs it. */
@@ -107,9 +108,7 @@ export class Beat {
     for (const e of this.entries.values()) {
       state.entries[e.name] = { lastRunAt: e.lastRunAt.toISOString(), totalRunCount: e.totalRunCount };
     }
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(state, null, 2));
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(state, null, 2));
   }
 
   /**

@@ -15,6 +15,7 @@ import { Worker } from '../worker/worker.js';
 import { loadApp } from './load-app.js';
 import { registerMonitorCommands } from './monitor.js';
 import { renderProgress } from './progress.js';
+import { untilStopped } from './signals.js';
 
 /** Where the CLI writes its normal output (stdout) and its log (stderr). */
 export interface CliIo {
@@ -162,11 +163,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       });
       for (const e of beat.entries.values()) io.out(`${e.name}: ${e.task} ${String(e.schedule)}`);
       beat.start();
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await untilStopped();
       await beat.stop();
       await app.close();
     });

@@ -7,6 +7,7 @@ import type { Celeriac } from '../app/celeriac.js';
 import type { Replies } from '../control/client.js';
 import { CeleriacError } from '../errors/index.js';
 import type { CliIo } from './main.js';
+import { untilStopped } from './signals.js';
 
 interface MonitorOpts {
   app: string;
@@ -155,12 +156,7 @@ export function registerMonitorCommands(program: Command, io: CliIo, common: (cm
         },
       });
       await receiver.start();
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        if (opts.duration) setTimeout(stop, Number(opts.duration) * 1000);
-      });
+      await untilStopped(opts.duration ? Number(opts.duration) * 1000 : undefined);
       await receiver.stop();
       await app.close();
     });

@@ -9,7 +9,7 @@
  * // [{ 'celeriac@host': { ok: 'pong' } }]
  * await app.control.revoke(taskId, { terminate: true });
  */
-import type { Consumer, Delivery } from '../broker/port.js';
+import type { Consumer, Delivery, Transport } from '../broker/port.js';
 import type { Celeriac } from '../app/celeriac.js';
 import { uuid } from '../utils/ids.js';
 import { declarePidbox, jsonMessage, PIDBOX_EXCHANGE, REPLY_EXCHANGE, replyQueue } from './pidbox.js';
@@ -39,6 +39,8 @@ interface Collector {
 /** `app.control`. */
 export class Control {
   private consumer: Promise<Consumer> | undefined;
+  /** The pidbox exchanges, declared once per client (two round trips on AMQP). */
+  private declared: Promise<Transport> | undefined;
   private readonly collectors = new Map<string, Collector>();
   private clock = 0;
 
@@ -46,8 +48,7 @@ export class Control {
 
   /** Sends a command; with `reply`, resolves with the replies collected. */
   async broadcast(command: string, options: BroadcastOptions & { arguments?: Record<string, unknown>; reply?: boolean } = {}): Promise<Replies> {
-    const transport = await this.app.getTransport();
-    await declarePidbox(transport);
+    const transport = await this.pidbox();
     const ticket = uuid();
     const timeout = (options.timeout ?? 1) * 1000;
     const wantReply = options.reply ?? false;
@@ -82,6 +83,16 @@ export class Control {
     return collected;
   }
 
+  private pidbox(): Promise<Transport> {
+    this.declared ??= (async () => {
+      const transport = await this.app.getTransport();
+      await declarePidbox(transport);
+      return transport;
+    })();
+    this.declared.catch(() => (this.declared = undefined));
+    return this.declared;
+  }
+
   private replyConsumer(): Promise<Consumer> {
     this.consumer ??= (async () => {
       const transport = await this.app.getTransport();
@@ -110,6 +121,7 @@ export class Control {
   async close(): Promise<void> {
     const consumer = this.consumer;
     this.consumer = undefined;
+    this.declared = undefined;
     if (consumer) await (await consumer).close();
   }
 

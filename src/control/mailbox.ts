@@ -7,9 +7,10 @@
  * a starting worker asks the others for theirs (Celery's "mingle": a `hello` broadcast), and with
  * `statedb` they are kept in a file across restarts (Celery's `--statedb`).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Consumer, Delivery } from '../broker/port.js';
 import type { Worker } from '../worker/worker.js';
+import { writeFileAtomic } from '../utils/files.js';
 import { COMMANDS, type ControlContext } from './commands.js';
 import { declarePidbox, isForMe, jsonMessage, parseControlMessage, REPLY_EXCHANGE, workerQueue } from './pidbox.js';
 
@@ -132,8 +133,6 @@ export class WorkerMailbox {
 
   private saveRevoked(): void {
     if (!this.options.statedb) return;
-    const tmp = `${this.options.statedb}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ revoked: [...this.worker.app.revoked] }));
-    renameSync(tmp, this.options.statedb);
+    writeFileAtomic(this.options.statedb, JSON.stringify({ revoked: [...this.worker.app.revoked] }));
   }
 }

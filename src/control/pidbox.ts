@@ -9,6 +9,7 @@
  */
 import type { ExchangeType, QueueSpec, Transport } from '../broker/port.js';
 import type { TransportMessage } from '../protocol/message.js';
+import { globToRegExp } from '../utils/glob.js';
 
 export const PIDBOX_EXCHANGE = 'celery.pidbox';
 export const REPLY_EXCHANGE = 'reply.celery.pidbox';
@@ -89,12 +90,6 @@ export function parseControlMessage(message: TransportMessage): ControlMessage {
         ? { exchange: String(body.reply_to.exchange ?? REPLY_EXCHANGE), routing_key: body.reply_to.routing_key }
         : null,
   };
-}
-
-/** A shell-style glob as a RegExp. */
-function globToRegExp(glob: string): RegExp {
-  const src = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${src}$`);
 }
 
 /** Whether a command addressed as in `msg` is for the worker `hostname`. */

@@ -5,9 +5,10 @@
  * `task.succeeded`). Celery makes `celeryev` a topic exchange, except on Redis where it is a
  * fanout (pub/sub); we do the same so `celery events` and Flower read our events.
  */
-import { hostname as osHostname } from 'node:os';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Transport } from '../broker/port.js';
+import { jsonMessage } from '../control/pidbox.js';
+import { hostname as machineName } from '../utils/ids.js';
 
 export const EVENT_EXCHANGE = 'celeryev';
 
@@ -34,7 +35,7 @@ export class EventDispatcher {
 
   constructor(
     private readonly app: Celeriac,
-    readonly hostname: string = `celeriac@${osHostname()}`,
+    readonly hostname: string = `celeriac@${machineName()}`,
   ) {}
 
   private transport(): Promise<Transport> {
@@ -60,16 +61,7 @@ export class EventDispatcher {
     };
     try {
       const transport = await this.transport();
-      await transport.publish(
-        {
-          body: Buffer.from(JSON.stringify(event), 'utf8'),
-          contentType: 'application/json',
-          contentEncoding: 'utf-8',
-          headers: { hostname: this.hostname },
-          properties: { delivery_mode: 1 },
-        },
-        { exchange: EVENT_EXCHANGE, routingKey: type.replace('-', '.') },
-      );
+      await transport.publish(jsonMessage(event, { hostname: this.hostname }), { exchange: EVENT_EXCHANGE, routingKey: type.replace('-', '.') });
     } catch (err) {
       this.app.logger.warn(`could not send event ${type}: ${(err as Error).message}`);
     }

@@ -24,20 +24,22 @@ export class GroupResult<R = unknown> extends AsyncResult<R[]> {
 
   /** Whether every member is ready. */
   override async ready(): Promise<boolean> {
-    for (const r of this.results) if (!(await r.ready())) return false;
-    return true;
+    return (await this.each((r) => r.ready())).every(Boolean);
+  }
+
+  /** `check` of every member, read in parallel (one backend round trip's latency, not N). */
+  private each(check: (r: AsyncResult) => Promise<boolean>): Promise<boolean[]> {
+    return Promise.all(this.results.map(check));
   }
 
   /** Whether every member succeeded. */
   override async successful(): Promise<boolean> {
-    for (const r of this.results) if (!(await r.successful())) return false;
-    return true;
+    return (await this.each((r) => r.successful())).every(Boolean);
   }
 
   /** Whether any member failed. */
   override async failed(): Promise<boolean> {
-    for (const r of this.results) if (await r.failed()) return true;
-    return false;
+    return (await this.each((r) => r.failed())).some(Boolean);
   }
 
   /** Whether any member is not ready yet. */
@@ -47,9 +49,7 @@ export class GroupResult<R = unknown> extends AsyncResult<R[]> {
 
   /** How many members have succeeded. */
   async completedCount(): Promise<number> {
-    let n = 0;
-    for (const r of this.results) if (await r.successful()) n++;
-    return n;
+    return (await this.each((r) => r.successful())).filter(Boolean).length;
   }
 
   /** A summary state: SUCCESS when all succeeded, FAILURE when any failed, else PENDING. */

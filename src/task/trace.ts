@@ -93,9 +93,8 @@ export function destinationOf(request: Request, taskId: string | null = request.
   return { replyTo: request.replyTo, correlationId: taskId };
 }
 
-/** Tells the chord this task is a header part of (if any) that it is done. */
+/** Tells the chord this task is a header part of that it is done (callers check `request.chord`). */
 async function reportChordPart(app: Celeriac, backend: ResultBackend, request: Request, state: string, result: unknown, log: Logger): Promise<void> {
-  if (!request.chord) return;
   try {
     await chordPartReturned(app, backend, {
       taskId: request.id ?? '',

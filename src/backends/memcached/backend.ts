@@ -8,7 +8,7 @@
 import type { Client as MemjsClient } from 'memjs';
 import { redactUrl } from '../../broker/registry.js';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
-import { KeyValueBackend, type KeyValueStore } from '../base.js';
+import { KeyValueBackend, keyTtl, type KeyValueStore } from '../base.js';
 import type { BackendOptions } from '../port.js';
 
 /** Memcached reads expiries over 30 days as a unix time: cap relative ones there. */
@@ -56,7 +56,7 @@ class MemcachedStore implements KeyValueStore {
   }
 
   private ttl(seconds: number | null): number {
-    return seconds === null || seconds <= 0 ? 0 : Math.min(Math.ceil(seconds), MAX_RELATIVE_TTL);
+    return Math.min(keyTtl(seconds), MAX_RELATIVE_TTL);
   }
 
   async get(key: string): Promise<string | null> {

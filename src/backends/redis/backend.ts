@@ -13,7 +13,7 @@ import type { Redis as RedisClient } from 'ioredis';
 import { connectRedis, runScript } from '../../broker/redis/transport.js';
 import { fromJson, toJson } from '../../protocol/json.js';
 import { TickBatcher } from '../../utils/batch.js';
-import { GROUP_KEY_PREFIX, KeyValueBackend, type KeyValueStore } from '../base.js';
+import { GROUP_KEY_PREFIX, KeyValueBackend, keyTtl, type KeyValueStore } from '../base.js';
 import type { BackendOptions, ChordPart, ChordStore } from '../port.js';
 
 /**
@@ -72,7 +72,8 @@ class RedisStore implements KeyValueStore {
   }
 
   async set(key: string, value: string, ttlSeconds: number | null): Promise<void> {
-    if (ttlSeconds !== null && ttlSeconds > 0) await this.redis.set(key, value, 'EX', Math.ceil(ttlSeconds));
+    const ttl = keyTtl(ttlSeconds);
+    if (ttl > 0) await this.redis.set(key, value, 'EX', ttl);
     else await this.redis.set(key, value);
   }
 
@@ -80,12 +81,8 @@ class RedisStore implements KeyValueStore {
     await this.redis.del(key);
   }
 
-  async publish(key: string, value: string): Promise<void> {
-    await this.redis.publish(key, value);
-  }
-
   setAndPublish(key: string, value: string, ttlSeconds: number | null): Promise<void> {
-    return this.ready.add({ key, value, ttl: ttlSeconds !== null && ttlSeconds > 0 ? Math.ceil(ttlSeconds) : 0 });
+    return this.ready.add({ key, value, ttl: keyTtl(ttlSeconds) });
   }
 
   private async writeReady(records: ReadyRecord[]): Promise<void> {
@@ -120,13 +117,6 @@ class RedisStore implements KeyValueStore {
       }
     };
   }
-
-  async incr(key: string, ttlSeconds: number | null): Promise<number> {
-    const multi = this.redis.multi().incr(key);
-    if (ttlSeconds !== null && ttlSeconds > 0) multi.expire(key, Math.ceil(ttlSeconds));
-    const res = await multi.exec();
-    return Number(res?.[0]?.[1] ?? 0);
-  }
 }
 
 /** Celery's Redis chord bookkeeping (see the file header). */
@@ -154,8 +144,8 @@ class RedisChordStore implements ChordStore {
       .zcount(jkey, '-inf', '+inf')
       .get(tkey)
       .get(skey);
-    if (this.expiresSeconds) {
-      const ttl = Math.ceil(this.expiresSeconds);
+    const ttl = keyTtl(this.expiresSeconds);
+    if (ttl > 0) {
       multi.expire(jkey, ttl).expire(tkey, ttl).expire(skey, ttl);
     }
     const res = (await multi.exec()) ?? [];

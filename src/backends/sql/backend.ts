@@ -15,7 +15,7 @@
 import { OperationalError } from '../../errors/index.js';
 import { fromJson, toJson } from '../../protocol/json.js';
 import { TickBatcher } from '../../utils/batch.js';
-import { toPythonIso } from '../../utils/time.js';
+import { parseIso, toPythonIso } from '../../utils/time.js';
 import { pendingMeta, pollUntilReady } from '../base.js';
 import type { BackendOptions, GroupMeta, ResultBackend, TaskMeta, WaitOptions } from '../port.js';
 import { openSqlDriver, parseDatabaseUrl, type Dialect, type SqlDriver } from './drivers.js';
@@ -138,7 +138,7 @@ export class SqlBackend implements ResultBackend {
     const db = await this.db();
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(meta)) if (!OWN_FIELDS.has(k) && v !== undefined) extra[k] = v;
-    const done = meta.date_done ? new Date(meta.date_done.endsWith('Z') || /[+-]\d\d:\d\d$/.test(meta.date_done) ? meta.date_done : `${meta.date_done}Z`) : new Date();
+    const done = meta.date_done ? parseIso(meta.date_done) : new Date();
     const row = [
       meta.task_id,
       meta.status,

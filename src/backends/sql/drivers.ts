@@ -50,19 +50,13 @@ async function load<T>(pkg: string, importer: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Statements kept compiled per SQLite connection (the backend uses a handful). */
-const STATEMENT_CACHE_SIZE = 64;
-
 async function sqliteDriver(clientUrl: string): Promise<SqlDriver> {
   const db = await openDatabase(sqlitePath(clientUrl));
+  // The backend runs a handful of fixed statements: each is compiled once.
   const statements = new Map<string, BetterSqlite3.Statement<unknown[]>>();
   const prepared = (sql: string): BetterSqlite3.Statement<unknown[]> => {
     let stmt = statements.get(sql);
-    if (!stmt) {
-      stmt = db.prepare<unknown[]>(sql);
-      if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
-      statements.set(sql, stmt);
-    }
+    if (!stmt) statements.set(sql, (stmt = db.prepare<unknown[]>(sql)));
     return stmt;
   };
   return {
@@ -71,10 +65,6 @@ async function sqliteDriver(clientUrl: string): Promise<SqlDriver> {
       return prepared(sql).all(...params) as T[];
     },
     async execute(sql: string, params: readonly unknown[] = []) {
-      if (params.length === 0 && sql.includes(';')) {
-        db.exec(sql);
-        return 0;
-      }
       return prepared(sql).run(...params).changes;
     },
     async executeMany(sql: string, paramLists: ReadonlyArray<readonly unknown[]>) {
