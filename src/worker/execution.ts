@@ -4,6 +4,7 @@
  * pool had to stop or lost, and the final ack / reject.
  */
 import type { Celeriac } from '../app/celeriac.js';
+import type { ResultDestination } from '../backends/port.js';
 import type { Delivery } from '../broker/port.js';
 import { SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
@@ -13,7 +14,7 @@ import { States } from '../result/states.js';
 import { buildMeta } from '../task/meta.js';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
-import { recordFailure, type TraceOutcome } from '../task/trace.js';
+import { destinationOf, recordFailure, type TraceOutcome } from '../task/trace.js';
 import type { RateLimiter } from './rate-limit.js';
 
 /** What an execution needs from its worker. */
@@ -31,7 +32,10 @@ export interface ExecutionContext {
   onDiscarded?(request: Request, reason: 'revoked' | 'expired'): void;
 }
 
-/** Stores a final state for a task that never ran (revoked, expired). */
+/**
+ * Stores a final state for a task that never ran (revoked, expired, not registered); `destination`
+ * is where its sender waits (rpc://).
+ */
 export async function storeFinal(
   app: Celeriac,
   task: Task | undefined,
@@ -39,11 +43,11 @@ export async function storeFinal(
   state: string,
   error: Error,
   logger: Logger,
-  replyTo: string | null = null,
+  destination: ResultDestination,
 ): Promise<void> {
   try {
     const backend = task ? await task.getBackend() : await app.getBackend();
-    await backend.storeResult(buildMeta(taskId, state, serializeError(error), error.stack ?? null, null), { replyTo, correlationId: taskId });
+    await backend.storeResult(buildMeta(taskId, state, serializeError(error), error.stack ?? null, null), destination);
   } catch (err) {
     logger.error({ err }, `could not store state ${state} of task ${taskId}`);
   }
@@ -61,14 +65,14 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   const id = request.id ?? '';
   if (app.revoked.has(id)) {
     logger.info(`Discarding revoked task: ${task.name}[${id}]`);
-    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('revoked'), logger, request.replyTo);
+    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('revoked'), logger, destinationOf(request));
     await delivery.ack();
     ctx.onDiscarded?.(request, 'revoked');
     return;
   }
   if (request.expires && request.expires.getTime() <= Date.now()) {
     logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires.toISOString()})`);
-    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger, request.replyTo);
+    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger, destinationOf(request));
     await delivery.ack();
     ctx.onDiscarded?.(request, 'expired');
     return;

@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
-import type { Consumer, Delivery } from '../broker/port.js';
+import type { Consumer, Delivery, QueueSpec } from '../broker/port.js';
 import { ContentDisallowed, ImproperlyConfigured, NotRegistered, TaskRevokedError } from '../errors/index.js';
 import { levelEnabled, type Logger } from '../logging/logger.js';
 import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
@@ -226,19 +226,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Connects and starts consuming. Resolves once the worker is consuming. */
   async start(): Promise<void> {
     const transport = await this.app.getTransport();
-    const conf = this.app.conf;
-    for (const name of this.queues) {
-      const def = conf.taskQueues?.find((q) => q.name === name);
-      const isDefault = name === conf.taskDefaultQueue;
-      await transport.declareQueue({
-        name,
-        exchange: def?.exchange ?? (isDefault ? conf.taskDefaultExchange : name),
-        exchangeType: def?.exchangeType ?? 'direct',
-        routingKey: def?.routingKey ?? (isDefault ? conf.taskDefaultRoutingKey : name),
-        ...(def?.maxPriority !== undefined ? { maxPriority: def.maxPriority } : {}),
-        ...(def?.arguments !== undefined ? { arguments: def.arguments } : {}),
-      });
-    }
+    for (const name of this.queues) await transport.declareQueue(this.queueSpec(name));
     await this.pool.start();
     this.unsubscribeRevoke = this.app.onRevoke((id, opts) => this.onRevoke(id, opts.terminate ?? false, opts.signal));
     this.consumer = await transport.consume(this.queues, this.onDeliveryBound, { prefetch: this.prefetch });
@@ -307,9 +295,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async addQueue(name: string): Promise<void> {
     if (this.queues.includes(name)) return;
     const transport = await this.app.getTransport();
-    await transport.declareQueue({ name, exchange: name, exchangeType: 'direct', routingKey: name });
+    await transport.declareQueue(this.queueSpec(name));
     this.queues.push(name);
     await this.resubscribe();
+  }
+
+  /** How a consumed queue is declared: its `task_queues` entry, the default queue's settings, or a direct queue of its own name. */
+  private queueSpec(name: string): QueueSpec {
+    const conf = this.app.conf;
+    const def = conf.taskQueues?.find((q) => q.name === name);
+    const isDefault = name === conf.taskDefaultQueue;
+    return {
+      name,
+      exchange: def?.exchange ?? (isDefault ? conf.taskDefaultExchange : name),
+      exchangeType: def?.exchangeType ?? 'direct',
+      routingKey: def?.routingKey ?? (isDefault ? conf.taskDefaultRoutingKey : name),
+      ...(def?.maxPriority !== undefined ? { maxPriority: def.maxPriority } : {}),
+      ...(def?.arguments !== undefined ? { arguments: def.arguments } : {}),
+    };
   }
 
   /** Stops consuming a queue (remote control `cancel_consumer`); tasks already received finish. */
@@ -417,7 +420,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         `Received unregistered task of type '${decoded.task}' (id ${decoded.id}). The message has been rejected. ` +
           `Did you forget to register it in the app the worker loads? Registered: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
       );
-      await storeFinal(this.app, undefined, decoded.id, States.FAILURE, err, this.logger);
+      // Its sender may wait on rpc://: tell it, as Celery's worker does.
+      const replyTo = decoded.properties.reply_to;
+      await storeFinal(this.app, undefined, decoded.id, States.FAILURE, err, this.logger, { replyTo: replyTo ?? null, correlationId: decoded.id });
       this.emit('task-rejected', err, delivery);
       await delivery.reject(false);
       return;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { States, TimeLimitExceeded, Worker, WorkerLostError, type WorkerOptions } from '../../src/index.js';
-import { add, app, burn, die, dieRequeue, nap, retryOnce, where } from '../fixtures/pool-app.js';
+import { chord, States, TimeLimitExceeded, Worker, WorkerLostError, type WorkerOptions } from '../../src/index.js';
+import { add, app, burn, die, dieRequeue, nap, retryOnce, total, where } from '../fixtures/pool-app.js';
 
 const appModule = fileURLToPath(new URL('../fixtures/pool-app.ts', import.meta.url));
 
@@ -25,6 +25,13 @@ for (const kind of ['process', 'threads'] as const) {
         if (kind === 'process') assert.notEqual(place.pid, process.pid);
         else assert.ok(place.thread > 0 && place.pid === process.pid);
         assert.equal(await (await retryOnce.delay()).get({ timeout: 10 }), 'retried 1');
+      });
+    });
+
+    it('completes a chord whose header tasks run in its children (counted in the parent)', async () => {
+      await withPool({ pool: kind }, async () => {
+        const body = await chord([add.s(1, 1), add.s(2, 2), add.s(3, 3)], total.s()).applyAsync();
+        assert.equal(await body.get({ timeout: 10 }), 12);
       });
     });
 

@@ -6,7 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { Celeriac } from '../../app/celeriac.js';
-import type { GroupMeta, ResultBackend, ResultDestination, TaskMeta, WaitOptions } from '../../backends/port.js';
+import type { ChordPart, ChordStore, GroupMeta, ResultBackend, ResultDestination, TaskMeta, WaitOptions } from '../../backends/port.js';
 import type { ConsumeOptions, Consumer, DeliveryHandler, ExchangeOptions, ExchangeType, QueueSpec, Route, Transport } from '../../broker/port.js';
 import { loadApp } from '../../cli/load-app.js';
 import { CELERIAC_ERROR_CLASSES, CELERY_ERROR_CLASSES, ImproperlyConfigured } from '../../errors/index.js';
@@ -32,7 +32,7 @@ function fromWire(e: WireError): Error {
 let rpcSeq = 0;
 const pending = new Map<number, Deferred<unknown>>();
 
-function rpc(target: 'transport' | 'backend', method: string, args: unknown[]): Promise<unknown> {
+function rpc(target: Extract<FromChild, { type: 'rpc' }>['target'], method: string, args: unknown[]): Promise<unknown> {
   const id = ++rpcSeq;
   const d = deferred<unknown>();
   pending.set(id, d);
@@ -68,6 +68,13 @@ class ParentTransport implements Transport {
 /** The parent's result backend, seen from a child. */
 class ParentBackend implements ResultBackend {
   readonly driver = 'parent';
+  /** The parent's chord counting (the memory backend counts chords atomically in the parent). */
+  readonly chords: ChordStore = {
+    prepare: async (groupId, memberIds) => {
+      await rpc('chords', 'prepare', [groupId, memberIds]);
+    },
+    partReturned: async (groupId, part) => (await rpc('chords', 'partReturned', [groupId, part])) as ChordPart[] | null,
+  };
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
   async storeResult(meta: TaskMeta, destination?: ResultDestination): Promise<void> {

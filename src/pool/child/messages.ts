@@ -37,7 +37,7 @@ export type FromChild =
   | { type: 'init-failed'; error: WireError }
   | { type: 'started'; job: number }
   | { type: 'done'; job: number; outcome: WireOutcome; rss: number }
-  | { type: 'rpc'; id: number; target: 'transport' | 'backend'; method: string; args: unknown[] };
+  | { type: 'rpc'; id: number; target: 'transport' | 'backend' | 'chords'; method: string; args: unknown[] };
 
 /** An Error as a {@link WireError}. */
 export function toWireError(err: unknown): WireError {

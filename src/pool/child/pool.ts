@@ -267,11 +267,13 @@ export class ChildPool implements Pool {
   private async serveRpc(child: Child, msg: Extract<FromChild, { type: 'rpc' }>): Promise<void> {
     try {
       const { app } = this.options;
-      const target = (msg.target === 'transport' ? await app.getTransport() : await app.getBackend()) as unknown as Record<
+      const target = (
+        msg.target === 'transport' ? await app.getTransport() : msg.target === 'chords' ? (await app.getBackend()).chords : await app.getBackend()
+      ) as unknown as Record<
         string,
         (...args: unknown[]) => Promise<unknown>
       >;
-      const method = target[msg.method];
+      const method = target?.[msg.method];
       if (typeof method !== 'function') throw new ImproperlyConfigured(`no ${msg.target} method '${msg.method}'`);
       const args = msg.args;
       if (msg.target === 'transport' && msg.method === 'publish') {
