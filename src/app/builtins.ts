@@ -6,6 +6,7 @@
  * are given (Celery keeps these names registered for old clients that send canvases as tasks).
  */
 import { completeChord } from '../canvas/chord.js';
+import { Chunks } from '../canvas/chunks.js';
 import { Signature } from '../canvas/signature.js';
 import type { SignatureDict } from '../protocol/message.js';
 import { resultFromTuple } from '../result/group-result.js';
@@ -52,7 +53,8 @@ export function registerBuiltins(app: Celeriac): void {
   );
   app.task(
     async function chunks(task: SignatureDict, it: unknown[][], n: number) {
-      const res = await app.tasks.require(Signature.fromDict(task, app).task).chunks(it, n).applyAsync();
+      // The signature as sent, options (queue, ...) included.
+      const res = await new Chunks(Signature.fromDict(task, app), it, n, app).applyAsync();
       return res.id;
     },
     { name: 'celery.chunks' },

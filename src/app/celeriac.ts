@@ -222,7 +222,7 @@ export class Celeriac implements CanvasApp, ResultContext {
     kwargs: Readonly<Record<string, unknown>> = {},
     options: ApplyOptions = {},
   ): Promise<AsyncResult<R>> {
-    await (await this.getBackend()).onTaskCall?.();
+    await this.beforeSend(undefined);
     const sent = await this.producer.send({ name, args, kwargs, options });
     return new AsyncResult<R>(sent.id, this);
   }
@@ -263,9 +263,16 @@ export class Celeriac implements CanvasApp, ResultContext {
       return result;
     }
     if (task.typing ?? true) task.bindArguments(args, kwargs);
-    await (await this.backendForTask(task)).onTaskCall?.();
+    await this.beforeSend(task);
     const sent = await this.producer.send({ name: task.name, args, kwargs, options, task });
     return new AsyncResult(sent.id, this, null, typeof task.backend === 'object' ? task.backend : null);
+  }
+
+  /** Lets the result backend prepare for a send where it must (rpc:// declares its reply queue). */
+  private async beforeSend(task: Task | undefined): Promise<void> {
+    if (typeof task?.backend === 'object') return task.backend.onTaskCall?.();
+    const url = typeof task?.backend === 'string' ? task.backend : this.conf.resultBackend;
+    if (url && this.backends.preparesSends(url)) await (await this.backendFor(url)).onTaskCall?.();
   }
 
   /** @internal Applies a signature: through its task when registered here, else by name. */

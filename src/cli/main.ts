@@ -11,6 +11,7 @@ import { CeleriacError } from '../errors/index.js';
 import { createLogger, parseLogLevel, type Logger } from '../logging/logger.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { READY_STATES } from '../result/states.js';
+import { sleep } from '../utils/time.js';
 import { Worker } from '../worker/worker.js';
 import { loadApp } from './load-app.js';
 import { registerMonitorCommands } from './monitor.js';
@@ -88,10 +89,11 @@ function common(cmd: Command): Command {
 
 /**
  * In a terminal, draws a progress bar while the task reports `current` / `total` (polling every
- * 200 ms) until it is ready; elsewhere returns at once.
+ * 200 ms) until it is ready; elsewhere returns at once. Resolves with the seconds left of
+ * `timeoutSeconds`, for the wait that follows (undefined: no timeout).
  */
-async function showProgress(result: AsyncResult, io: CliIo, timeoutSeconds: number | undefined): Promise<void> {
-  if (!io.isTTY) return;
+async function showProgress(result: AsyncResult, io: CliIo, timeoutSeconds: number | undefined): Promise<number | undefined> {
+  if (!io.isTTY) return timeoutSeconds;
   const deadline = timeoutSeconds === undefined ? Infinity : Date.now() + timeoutSeconds * 1000;
   let drawn = false;
   while (Date.now() < deadline) {
@@ -102,9 +104,10 @@ async function showProgress(result: AsyncResult, io: CliIo, timeoutSeconds: numb
       io.err(`\r${line}`, false);
       drawn = true;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   if (drawn) io.err('');
+  return timeoutSeconds === undefined ? undefined : Math.max(0, (deadline - Date.now()) / 1000);
 }
 
 /** Builds the command tree. */
@@ -189,8 +192,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
         });
         if (!opts.wait) io.out(result.id);
         else {
-          await showProgress(result, io, opts.timeout ? Number(opts.timeout) : undefined);
-          io.out(JSON.stringify(await result.get(opts.timeout ? { timeout: Number(opts.timeout) } : {})));
+          const left = await showProgress(result, io, opts.timeout ? Number(opts.timeout) : undefined);
+          io.out(JSON.stringify(await result.get(left !== undefined ? { timeout: left } : {})));
         }
       } finally {
         await app.close();
@@ -206,8 +209,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       try {
         const result = app.asyncResult(id);
         if (opts.wait) {
-          await showProgress(result, io, opts.timeout ? Number(opts.timeout) : undefined);
-          await result.get({ propagate: false, ...(opts.timeout ? { timeout: Number(opts.timeout) } : {}) });
+          const left = await showProgress(result, io, opts.timeout ? Number(opts.timeout) : undefined);
+          await result.get({ propagate: false, ...(left !== undefined ? { timeout: left } : {}) });
         }
         const meta = await result.meta();
         io.out(JSON.stringify({ id, state: meta.status, result: meta.result, traceback: meta.traceback }));

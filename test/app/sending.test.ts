@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeTaskMessage, ImproperlyConfigured, OperationalError, type Transport } from '../../src/index.js';
+import { Celeriac, decodeTaskMessage, ImproperlyConfigured, OperationalError, silentLogger, type Transport } from '../../src/index.js';
 import { testApp } from '../helpers/app.js';
 
 async function firstMessage(app: ReturnType<typeof testApp>['app'], queue = 'celery') {
@@ -90,5 +90,18 @@ describe('sending tasks', () => {
       assert.match(err.message, /cannot send task 'tasks\.t3' to the broker at flaky:\/\/user:\*\*@host: connection refused/);
       return true;
     });
+  });
+
+  it('sends without touching the result backend: an unreachable one fails get(), not the send', async () => {
+    const app = new Celeriac('no-backend-on-send', {
+      broker: 'memory://',
+      backend: 'redis://127.0.0.1:1/0',
+      resultBackendTransportOptions: { connectTimeout: 0.5 },
+      logger: silentLogger,
+    });
+    const result = await app.sendTask('tasks.anything', [1]);
+    assert.equal((await (await app.getTransport()).size('celery')), 1);
+    await assert.rejects(result.get({ timeout: 1 }), OperationalError);
+    await app.close();
   });
 });
