@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LeaseKeeper } from '../../src/broker/lease/keeper.js';
+import { HeldTableReader, HeldTableWriter, MAX_ID_BYTES } from '../../src/broker/lease/shared-table.js';
 import { captureLog } from '../helpers/app.js';
 import { serviceSkip } from '../helpers/services.js';
 
@@ -36,11 +37,43 @@ describe('lease keeper', () => {
     assert.deepEqual(log.grep('lease renewal failed'), []);
   });
 
+  it('renews ids too long or not ASCII for the shared table as well, and forgets them once released', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lease-')), 'renewals.jsonl');
+    const keeper = await LeaseKeeper.start({ module: MODULE, config: { file }, intervalMs: 1000, logger: captureLog().logger });
+    const long = 'x'.repeat(MAX_ID_BYTES + 1);
+    keeper.hold('short', long, 'tâche');
+    keeper.renewNow();
+    await new Promise((r) => setTimeout(r, 150));
+    keeper.release(long, 'short');
+    keeper.renewNow();
+    await new Promise((r) => setTimeout(r, 150));
+    await keeper.close();
+    const rounds = lines(file).filter((l) => l.ids).map((l) => [...l.ids!].sort());
+    assert.deepEqual(rounds, [[long, 'short', 'tâche'].sort(), ['tâche']]);
+  });
+
   it('fails to start with a clear error when the renewer module has no createRenewer', async () => {
     await assert.rejects(
       LeaseKeeper.start({ module: new URL('../fixtures/pool-app.ts', import.meta.url), config: {}, intervalMs: 50, logger: captureLog().logger }),
       /exports no createRenewer/,
     );
+  });
+});
+
+describe('shared held table', () => {
+  it('shows the reader exactly the held ids, across chunks and reused slots', () => {
+    const reader = new HeldTableReader();
+    const writer = new HeldTableWriter((buffer) => reader.addChunk(buffer));
+    const ids = Array.from({ length: 5000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    for (const id of ids) assert.equal(writer.hold(id), true);
+    for (const id of ids.slice(0, 3000)) assert.equal(writer.release(id), true);
+    const again = ['reused-a', 'reused-b'];
+    for (const id of again) writer.hold(id);
+    assert.equal(writer.release('never-held'), false);
+    assert.equal(writer.hold('x'.repeat(MAX_ID_BYTES + 1)), false, 'too long for a slot');
+    assert.equal(writer.hold('tâche'), false, 'not ASCII');
+    assert.equal(writer.size, 2002);
+    assert.deepEqual(reader.read().sort(), [...ids.slice(3000), ...again].sort());
   });
 });
 

@@ -7,7 +7,9 @@
  * event loop (CPU-bound code on the async pool) cannot stop them, which is what makes a short
  * visibility timeout safe (BullMQ's "stalled" double runs and kombu's ETA redeliveries both come
  * from renewals that never happen). The thread re-stamps the whole held set every `intervalMs`
- * (a fraction of the visibility timeout) through a driver's renewer module.
+ * (a fraction of the visibility timeout) through a driver's renewer module. The held set lives
+ * in shared memory (./shared-table.ts): holding and releasing send nothing to the thread; only
+ * ids too long for the table travel as messages.
  *
  * A renewer module exports `createRenewer(config)` returning a {@link LeaseRenewer}; `config` is
  * whatever the driver needs to open its own connection (structured-cloneable). A renewal must
@@ -18,6 +20,7 @@ import { once } from 'node:events';
 import type { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from '../../logging/logger.js';
 import { startModuleThread } from '../../utils/threads.js';
+import { HeldTableWriter } from './shared-table.js';
 
 /** What a driver's renewer does, inside the lease thread. */
 export interface LeaseRenewer {
@@ -44,7 +47,12 @@ export interface LeaseKeeperOptions {
  * @internal Messages between the keeper and its thread. Ids travel joined by `\n` in one string
  * (message ids never contain one): cloning one string is much cheaper than an array of them.
  */
-export type ToLeaseThread = { op: 'hold'; ids: string } | { op: 'release'; ids: string } | { op: 'renew' } | { op: 'close' };
+export type ToLeaseThread =
+  | { op: 'hold'; ids: string }
+  | { op: 'release'; ids: string }
+  | { op: 'table'; buffer: SharedArrayBuffer }
+  | { op: 'renew' }
+  | { op: 'close' };
 
 /** @internal Separator of the ids in a {@link ToLeaseThread} message. */
 export const ID_SEPARATOR = '\n';
@@ -61,9 +69,14 @@ const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread.ts' : '
 export class LeaseKeeper {
   private closed = false;
   private renewals = 0;
-  /** Released ids not yet sent to the thread. */
+  /** The held ids that fit the shared table. */
+  private readonly table = new HeldTableWriter((buffer) => this.post({ op: 'table', buffer }));
+  /** Released ids (of those not in the table) not yet sent to the thread. */
   private released = new Set<string>();
   private releaseTimer: NodeJS.Timeout | undefined;
+
+  /** Settles when the thread's renewer is connected; rejects if it could not start. */
+  private readonly ready: Promise<void>;
 
   private constructor(
     private readonly thread: Thread,
@@ -74,21 +87,45 @@ export class LeaseKeeper {
       else if (msg.op === 'renewed') this.renewals++;
     });
     thread.on('error', (err) => this.logger.error({ err }, 'lease thread crashed; held messages may be redelivered after the visibility timeout'));
+    this.ready = this.started();
   }
 
-  /** Starts the thread and waits until its renewer is connected. */
-  static async start(options: LeaseKeeperOptions): Promise<LeaseKeeper> {
-    const thread = startModuleThread(THREAD_ENTRY, {
-      workerData: { module: options.module.href, config: options.config, intervalMs: options.intervalMs },
-    });
-    const keeper = new LeaseKeeper(thread, options.logger);
-    const [first] = (await Promise.race([once(thread, 'message'), once(thread, 'error').then(([e]) => Promise.reject(e as Error))])) as [FromLeaseThread];
+  private async started(): Promise<void> {
+    const [first] = (await Promise.race([once(this.thread, 'message'), once(this.thread, 'error').then(([e]) => Promise.reject(e as Error))])) as [FromLeaseThread];
     if (first.op === 'error') {
-      await thread.terminate();
+      this.closed = true;
+      await this.thread.terminate();
       throw new Error(first.message);
     }
     // Running, the thread must not keep the process alive on its own.
-    thread.unref();
+    this.thread.unref();
+  }
+
+  private static thread(options: LeaseKeeperOptions, eager: boolean): Thread {
+    return startModuleThread(THREAD_ENTRY, {
+      workerData: { module: options.module.href, config: options.config, intervalMs: options.intervalMs, eager },
+    });
+  }
+
+  /** Starts the thread and waits until its renewer is connected (rejects if it cannot be). */
+  static async start(options: LeaseKeeperOptions): Promise<LeaseKeeper> {
+    const keeper = new LeaseKeeper(LeaseKeeper.thread(options, true), options.logger);
+    await keeper.ready;
+    return keeper;
+  }
+
+  /**
+   * Starts the thread without waiting for it, and lets it load the renewer module only when the
+   * first renewal is due: loading a client library and connecting take a tenth of a second of
+   * CPU, which a worker that just started has better uses for, and a fresh reservation is far
+   * from its visibility timeout. A renewer that cannot load or connect is logged as a renewal
+   * failure (and tried again next round); a thread that cannot start, as an error.
+   */
+  static launch(options: LeaseKeeperOptions): LeaseKeeper {
+    const keeper = new LeaseKeeper(LeaseKeeper.thread(options, false), options.logger);
+    keeper.ready.catch((err: unknown) =>
+      options.logger.error({ err }, 'lease thread could not start: held messages are not renewed and return to the queue after the visibility timeout'),
+    );
     return keeper;
   }
 
@@ -102,17 +139,27 @@ export class LeaseKeeper {
    * being handed out must already be covered (pass a reserved batch in one call).
    */
   hold(...ids: string[]): void {
-    if (this.closed || ids.length === 0) return;
-    // An id released and held again (a message given back and redelivered) stays held.
-    if (this.released.size > 0) for (const id of ids) this.released.delete(id);
-    this.post({ op: 'hold', ids: ids.join(ID_SEPARATOR) });
+    if (this.closed) return;
+    const others: string[] = [];
+    for (const id of ids) {
+      if (this.table.hold(id)) continue;
+      // An id released and held again (a message given back and redelivered) stays held.
+      this.released.delete(id);
+      others.push(id);
+    }
+    if (others.length > 0) this.post({ op: 'hold', ids: others.join(ID_SEPARATOR) });
   }
 
-  /** Stops keeping these messages alive (after ack, reject, or giving them back); sent in batches. */
+  /** Stops keeping these messages alive (after ack, reject, or giving them back). */
   release(...ids: string[]): void {
-    if (this.closed || ids.length === 0) return;
-    for (const id of ids) this.released.add(id);
-    if (!this.releaseTimer) {
+    if (this.closed) return;
+    let queued = false;
+    for (const id of ids) {
+      if (this.table.release(id)) continue;
+      this.released.add(id);
+      queued = true;
+    }
+    if (queued && !this.releaseTimer) {
       this.releaseTimer = setTimeout(() => this.flush(), RELEASE_DELAY_MS);
       this.releaseTimer.unref();
     }
@@ -135,6 +182,7 @@ export class LeaseKeeper {
 
   /** Stops renewing and closes the thread's connection. */
   async close(): Promise<void> {
+    await this.ready.catch(() => undefined);
     if (this.closed) return;
     this.flush();
     this.closed = true;

@@ -4,25 +4,41 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ID_SEPARATOR, type FromLeaseThread, type LeaseRenewer, type RenewerFactory, type ToLeaseThread } from './keeper.js';
+import { HeldTableReader } from './shared-table.js';
 
 interface ThreadData {
   module: string;
   config: unknown;
   intervalMs: number;
+  /** Load and connect the renewer before reporting ready; else at the first renewal. */
+  eager: boolean;
 }
 
 if (!parentPort) throw new Error('lease thread started outside a worker thread');
 const port = parentPort;
 const data = workerData as ThreadData;
+/** Held ids that came as messages (too long for the shared table). */
 const held = new Set<string>();
+const table = new HeldTableReader();
 const send = (msg: FromLeaseThread): void => port.postMessage(msg);
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-let renewer: LeaseRenewer;
+/** The renewer, loaded once (a driver module and its client library take a while to load). */
+let loading: Promise<LeaseRenewer> | undefined;
+function renewer(): Promise<LeaseRenewer> {
+  loading ??= (async () => {
+    const mod = (await import(data.module)) as { createRenewer?: RenewerFactory };
+    if (typeof mod.createRenewer !== 'function') throw new Error(`${data.module} exports no createRenewer`);
+    return mod.createRenewer(data.config);
+  })().catch((err: unknown) => {
+    loading = undefined; // try again at the next renewal
+    throw err;
+  });
+  return loading;
+}
+
 try {
-  const mod = (await import(data.module)) as { createRenewer?: RenewerFactory };
-  if (typeof mod.createRenewer !== 'function') throw new Error(`${data.module} exports no createRenewer`);
-  renewer = await mod.createRenewer(data.config);
+  if (data.eager) await renewer();
   send({ op: 'ready' });
 } catch (err) {
   send({ op: 'error', message: message(err) });
@@ -31,11 +47,13 @@ try {
 
 let running = false;
 async function renew(): Promise<void> {
-  if (running || held.size === 0) return;
+  if (running) return;
+  const ids = table.read([...held]);
+  if (ids.length === 0) return;
   running = true;
   try {
-    await renewer.renew([...held]);
-    send({ op: 'renewed', count: held.size });
+    await (await renewer()).renew(ids);
+    send({ op: 'renewed', count: ids.length });
   } catch (err) {
     send({ op: 'error', message: message(err) });
   } finally {
@@ -53,12 +71,18 @@ function apply(msg: ToLeaseThread): void {
     case 'release':
       for (const id of msg.ids.split(ID_SEPARATOR)) held.delete(id);
       break;
+    case 'table':
+      table.addChunk(msg.buffer);
+      break;
     case 'renew':
       void renew();
       break;
     case 'close':
       clearInterval(timer);
-      void renewer.close().finally(() => port.close());
+      void (loading ?? Promise.resolve(undefined))
+        .then((r) => r?.close())
+        .catch(() => undefined)
+        .finally(() => port.close());
       break;
   }
 }

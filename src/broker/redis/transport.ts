@@ -223,7 +223,7 @@ export class RedisTransport implements Transport {
 
   async consume(queues: readonly string[], handler: DeliveryHandler, options: ConsumeOptions): Promise<Consumer> {
     void this.client; // throws unless connected
-    await this.startLeases();
+    this.startLeases();
     const consumer = new RedisConsumer(this, [...queues], handler, options.prefetch);
     await consumer.start();
     this.consumers.add(consumer);
@@ -365,9 +365,9 @@ export class RedisTransport implements Transport {
     }
   }
 
-  private async startLeases(): Promise<void> {
+  private startLeases(): void {
     if (!this.useLeases || this.keeper) return;
-    this.keeper = await LeaseKeeper.start({
+    this.keeper = LeaseKeeper.launch({
       module: new URL(import.meta.url.endsWith('.ts') ? '../lease/redis-renewer.ts' : '../lease/redis-renewer.js', import.meta.url),
       config: { url: this.url },
       intervalMs: Math.max(50, this.visibilityMs / 4),

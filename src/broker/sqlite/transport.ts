@@ -263,7 +263,7 @@ export class SqliteTransport implements Transport {
 
   async consume(queues: readonly string[], handler: DeliveryHandler, options: ConsumeOptions): Promise<Consumer> {
     void this.store; // throws unless connected
-    await this.startLeases();
+    this.startLeases();
     const consumer = new SqliteConsumer(this, [...queues], handler, options.prefetch);
     this.consumers.add(consumer);
     this.restoreTimer ??= setInterval(() => this.restore(), Math.min(5000, Math.max(100, this.visibilityMs / 4)));
@@ -341,9 +341,9 @@ export class SqliteTransport implements Transport {
     }
   }
 
-  private async startLeases(): Promise<void> {
+  private startLeases(): void {
     if (!this.useLeases || this.keeper) return;
-    this.keeper = await LeaseKeeper.start({
+    this.keeper = LeaseKeeper.launch({
       module: new URL(import.meta.url.endsWith('.ts') ? '../lease/sqlite-renewer.ts' : '../lease/sqlite-renewer.js', import.meta.url),
       config: { path: this.path, visibilityMs: this.visibilityMs },
       intervalMs: Math.max(50, this.visibilityMs / 4),
