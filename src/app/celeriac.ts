@@ -97,6 +97,8 @@ export class Celeriac implements CanvasApp, ResultContext {
   private readonly producer: Producer;
   private transportPromise: Promise<Transport> | undefined;
   private readonly backendPromises = new Map<string, Promise<ResultBackend>>();
+  /** The backends of `backendPromises` that are connected, for callers that need no promise. */
+  private readonly connectedBackends = new Map<string, ResultBackend>();
 
   constructor(main = 'celeriac', options: CeleriacOptions = {}) {
     this.main = main;
@@ -364,6 +366,13 @@ export class Celeriac implements CanvasApp, ResultContext {
     return Promise.resolve(task.backend);
   }
 
+  /** @internal The backend of `task` if it is connected already (the worker's fast path), else undefined. */
+  connectedBackendForTask(task: Task): ResultBackend | undefined {
+    if (task.backend === undefined) return this.connectedBackends.get(this.conf.resultBackend ?? '');
+    if (typeof task.backend === 'string') return this.connectedBackends.get(task.backend);
+    return task.backend;
+  }
+
   private backendFor(url: string | null): Promise<ResultBackend> {
     const key = url ?? '';
     let promise = this.backendPromises.get(key);
@@ -378,6 +387,7 @@ export class Celeriac implements CanvasApp, ResultContext {
             })
           : new (await import('../backends/disabled.js')).DisabledBackend();
         await backend.connect();
+        if (this.backendPromises.get(key) === promise) this.connectedBackends.set(key, backend);
         return backend;
       })();
       this.backendPromises.set(key, promise);
@@ -395,6 +405,7 @@ export class Celeriac implements CanvasApp, ResultContext {
     this.transportPromise = undefined;
     const backends = [...this.backendPromises.values()];
     this.backendPromises.clear();
+    this.connectedBackends.clear();
     await Promise.allSettled([
       transport?.then((t) => t.close()),
       ...backends.map((b) => b.then((x) => x.close())),

@@ -177,16 +177,28 @@ export class KeyValueBackend implements ResultBackend {
     return this.store.close();
   }
 
-  async storeResult(meta: TaskMeta): Promise<void> {
+  storeResult(meta: TaskMeta): Promise<void> {
     const key = TASK_KEY_PREFIX + meta.task_id;
-    if (meta.status !== States.SUCCESS) {
-      // Celery never lets a late state overwrite SUCCESS (a duplicate delivery finishing after).
-      const current = await this.store.get(key);
-      if (current !== null && (fromJson(current) as TaskMeta).status === States.SUCCESS) return;
+    // Celery never lets a late state overwrite SUCCESS (a duplicate delivery finishing after).
+    if (meta.status !== States.SUCCESS) return this.storeUnlessSucceeded(key, meta);
+    // Not async: a SUCCESS (nearly every store) costs only the store's own promise.
+    try {
+      return this.write(key, meta);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
+  }
+
+  private async storeUnlessSucceeded(key: string, meta: TaskMeta): Promise<void> {
+    const current = await this.store.get(key);
+    if (current !== null && (fromJson(current) as TaskMeta).status === States.SUCCESS) return;
+    await this.write(key, meta);
+  }
+
+  private write(key: string, meta: TaskMeta): Promise<void> {
     const text = toJson(meta);
     if (this.store.setAndPublish && READY_STATES.has(meta.status)) return this.store.setAndPublish(key, text, this.expiresSeconds);
-    await this.store.set(key, text, this.expiresSeconds);
+    return this.store.set(key, text, this.expiresSeconds);
   }
 
   async getTaskMeta(taskId: string): Promise<TaskMeta> {

@@ -38,12 +38,16 @@ export class Slots {
     return this.queue.length;
   }
 
+  /** Takes a slot if one is free now. */
+  tryAcquire(): boolean {
+    if (this.used >= this.size) return false;
+    this.used++;
+    return true;
+  }
+
   /** Resolves when a slot is taken. */
   acquire(): Promise<void> {
-    if (this.used < this.size) {
-      this.used++;
-      return Promise.resolve();
-    }
+    if (this.tryAcquire()) return Promise.resolve();
     return new Promise<void>((resolve) => this.queue.push(() => {
       this.used++;
       resolve();
@@ -113,25 +117,48 @@ export class AsyncPool implements Pool {
 
   async start(): Promise<void> {}
 
-  async run(job: PoolJob): Promise<JobResult> {
-    await this.slots.acquire();
+  run(job: PoolJob): Promise<JobResult> {
+    // A free slot is taken without waiting for a promise job: most jobs find one.
+    if (this.slots.tryAcquire()) return this.runInSlot(job);
+    return this.slots.acquire().then(() => this.runInSlot(job));
+  }
+
+  /** Runs a job that holds a slot; the slot is freed when the job ends (or is killed). */
+  private runInSlot(job: PoolJob): Promise<JobResult> {
     const id = job.request.id ?? '';
+    let accepted: boolean;
     try {
-      if (!(await job.accept())) return { kind: 'skipped' };
-      return await new Promise<JobResult>((resolve) => {
-        const entry: Running = { request: job.request, controller: undefined, kill: resolve };
-        job.request.lazySignal(() => controllerOf(entry).signal);
-        this.running.set(id, entry);
+      accepted = job.accept();
+    } catch (err) {
+      this.slots.release();
+      return Promise.reject(err as Error);
+    }
+    if (!accepted) {
+      this.slots.release();
+      return Promise.resolve({ kind: 'skipped' });
+    }
+    return new Promise<JobResult>((resolve) => {
+      let ended = false;
+      const end = (result: JobResult): void => {
+        if (ended) return;
+        ended = true;
+        this.running.delete(id);
+        this.slots.release();
+        resolve(result);
+      };
+      const entry: Running = { request: job.request, controller: undefined, kill: end };
+      job.request.lazySignal(() => controllerOf(entry).signal);
+      this.running.set(id, entry);
+      try {
         job.started();
         this.runner(job.task, job.request).then(
-          (outcome) => resolve({ kind: 'done', outcome }),
-          (err: unknown) => resolve({ kind: 'lost', reason: err instanceof Error ? err : new Error(String(err)) }),
+          (outcome) => end({ kind: 'done', outcome }),
+          (err: unknown) => end({ kind: 'lost', reason: err instanceof Error ? err : new Error(String(err)) }),
         );
-      });
-    } finally {
-      this.running.delete(id);
-      this.slots.release();
-    }
+      } catch (err) {
+        end({ kind: 'lost', reason: err instanceof Error ? err : new Error(String(err)) });
+      }
+    });
   }
 
   abort(taskId: string, reason: Error): void {

@@ -13,10 +13,10 @@ export interface PoolJob {
   task: Task;
   request: Request;
   /**
-   * Called when the job gets a slot, just before it runs (the worker acks early here). Returning
-   * false skips the job (the worker is shutting down).
+   * Called when the job gets a slot, just before it runs (the worker acks early here, without
+   * waiting for the broker). Returning false skips the job (the worker is shutting down).
    */
-  accept(): Promise<boolean>;
+  accept(): boolean;
   /** Called when the execution actually begins (time limits start counting here). */
   started(): void;
 }

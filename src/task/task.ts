@@ -226,6 +226,11 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     return this.app.backendForTask(this);
   }
 
+  /** @internal The result backend if it is connected already, else undefined (see {@link getBackend}). */
+  connectedBackend(): ResultBackend | undefined {
+    return this.app.connectedBackendForTask(this);
+  }
+
   /** Stores a state for this (or another) task, e.g. progress: `{ state: 'PROGRESS', meta }`. */
   async updateState(options: UpdateStateOptions): Promise<void> {
     const request = this.request;

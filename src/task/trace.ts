@@ -13,6 +13,7 @@ import { levelEnabled, type Logger } from '../logging/logger.js';
 import { serializeError } from '../protocol/exceptions.js';
 import { pyRepr } from '../protocol/repr.js';
 import { States } from '../result/states.js';
+import { isThenable } from '../utils/deferred.js';
 import { buildMeta } from './meta.js';
 import { activeTask, type Request } from './request.js';
 import { backoffCountdown } from './retry-policy.js';
@@ -50,27 +51,40 @@ function errorRepr(error: Error): string {
   return `${error.name}(${pyRepr(error.message)})`;
 }
 
-/** Calls `run`, turning errors listed in `autoretryFor` into retries (with backoff if set). */
-async function runWithAutoretry(task: Task, request: Request, args: unknown[]): Promise<unknown> {
-  try {
-    return await task.run(...args);
-  } catch (err) {
-    if (
-      task.autoretryFor.length > 0 &&
-      !(err instanceof Retry || err instanceof Ignore || err instanceof Reject) &&
-      task.autoretryFor.some((cls) => err instanceof cls)
-    ) {
-      const kwargs = { ...task.retryKwargs };
-      if (task.retryBackoff) {
-        kwargs.countdown = backoffCountdown(
-          { backoff: task.retryBackoff, maximum: task.retryBackoffMax ?? 600, jitter: task.retryJitter ?? true },
-          request.retries,
-        );
-      }
-      await task.retry({ exc: err, ...kwargs });
+/**
+ * Calls `run` inside the task's context, turning errors listed in `autoretryFor` into retries
+ * (with backoff if set). Returns the value itself when `run` returns one synchronously: a
+ * plain function costs no promise here.
+ */
+function runWithAutoretry(task: Task, request: Request, args: unknown[]): unknown {
+  return activeTask.run({ task, request }, () => {
+    let out: unknown;
+    try {
+      out = task.run(...args);
+    } catch (err) {
+      return autoretry(task, request, err);
     }
-    throw err;
+    return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => autoretry(task, request, err)) : out;
+  });
+}
+
+/** Rethrows `err`, after sending the retry when `autoretryFor` lists it. */
+async function autoretry(task: Task, request: Request, err: unknown): Promise<never> {
+  if (
+    task.autoretryFor.length > 0 &&
+    !(err instanceof Retry || err instanceof Ignore || err instanceof Reject) &&
+    task.autoretryFor.some((cls) => err instanceof cls)
+  ) {
+    const kwargs = { ...task.retryKwargs };
+    if (task.retryBackoff) {
+      kwargs.countdown = backoffCountdown(
+        { backoff: task.retryBackoff, maximum: task.retryBackoffMax ?? 600, jitter: task.retryJitter ?? true },
+        request.retries,
+      );
+    }
+    await task.retry({ exc: err, ...kwargs });
   }
+  throw err;
 }
 
 /**
@@ -81,7 +95,7 @@ function safely(logger: Logger, what: string, fn: () => unknown): Promise<void> 
   const failed = (err: unknown): void => logger.error({ err }, `error in ${what} handler`);
   try {
     const out = fn();
-    if (out instanceof Promise) return out.then(() => undefined, failed);
+    if (isThenable(out)) return Promise.resolve(out).then(() => undefined, failed);
   } catch (err) {
     failed(err);
   }
@@ -135,9 +149,11 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
     if (task.trackStarted ?? app.conf.taskTrackStarted) {
       await store(States.STARTED, { pid: process.pid, hostname: request.hostname }, null);
     }
-    await task.beforeStart(id, request.args, request.kwargs);
+    const before = task.beforeStart(id, request.args, request.kwargs);
+    if (isThenable(before)) await before;
     const args = task.bindArguments(request.args, request.kwargs);
-    retval = await inTask(() => runWithAutoretry(task, request, args));
+    retval = runWithAutoretry(task, request, args);
+    if (isThenable(retval)) retval = await retval;
   } catch (err) {
     if (err instanceof Reject) {
       log.info(`Task ${task.name}[${id}] rejected (requeue=${err.requeue}): ${err.message}`);
@@ -185,7 +201,7 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
     });
     if (!ignoreResult) {
       if (ctx.store) {
-        backend ??= await task.getBackend();
+        backend ??= task.connectedBackend() ?? (await task.getBackend());
         await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }), destinationOf(request));
         if (request.chord) await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
       }
@@ -195,10 +211,12 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
     // not be sent: the task counts as failed, as in Celery.
     return fail(asError(err));
   }
-  await safely(log, 'onSuccess', () => task.onSuccess(retval, id, request.args, request.kwargs));
+  const succeeded = safely(log, 'onSuccess', () => task.onSuccess(retval, id, request.args, request.kwargs));
+  if (succeeded) await succeeded;
   const took = runtime();
   if (levelEnabled(log, 'info')) log.info(`Task ${task.name}[${id}] succeeded in ${took.toFixed(6)}s: ${pyRepr(retval)}`);
-  await safely(log, 'afterReturn', () => task.afterReturn(States.SUCCESS, retval, id, request.args, request.kwargs, null));
+  const returned = safely(log, 'afterReturn', () => task.afterReturn(States.SUCCESS, retval, id, request.args, request.kwargs, null));
+  if (returned) await returned;
   return { state: States.SUCCESS, retval, error: null, requeue: false, runtime: took };
 
 }

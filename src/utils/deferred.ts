@@ -15,3 +15,11 @@ export function deferred<T>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/**
+ * True for a promise or any other thenable: what `await` would wait for. Hot paths test this to
+ * skip awaiting plain values (every await costs promise jobs, and more with async hooks on).
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value instanceof Promise || (value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function');
+}

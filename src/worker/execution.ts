@@ -77,7 +77,8 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
     ctx.onDiscarded?.(request, 'expired');
     return;
   }
-  await ctx.rateLimiter.acquire(task.name, task.rateLimit ?? app.conf.taskDefaultRateLimit);
+  const token = ctx.rateLimiter.acquire(task.name, task.rateLimit ?? app.conf.taskDefaultRateLimit);
+  if (token) await token;
   const acksLate = task.acksLate ?? app.conf.taskAcksLate;
   const [hard, soft] = timeLimits(task, request, app);
   const timers: NodeJS.Timeout[] = [];
@@ -87,7 +88,7 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
     result = await ctx.pool.run({
       task,
       request,
-      accept: async () => {
+      accept: () => {
         // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
         if (ctx.closing()) return false;
         // Early ack, as Celery does it: the ack is sent and the task starts without waiting for

@@ -99,12 +99,14 @@ export class RateLimiter {
     this.buckets.set(taskName, perSecond === null ? null : new TokenBucket(perSecond));
   }
 
-  /** Waits for a token of the task type (configured on first use from `rate`). */
-  async acquire(taskName: string, rate: string | number | null | undefined): Promise<void> {
-    if (this.disabled) return;
+  /**
+   * Takes a token of the task type (configured on first use from `rate`): a promise to wait for
+   * when the type has a limit, undefined when it has none.
+   */
+  acquire(taskName: string, rate: string | number | null | undefined): Promise<void> | undefined {
+    if (this.disabled) return undefined;
     if (!this.buckets.has(taskName)) this.set(taskName, rate ?? null);
-    const bucket = this.buckets.get(taskName);
-    if (bucket) await bucket.take();
+    return this.buckets.get(taskName)?.take();
   }
 
   clear(): void {

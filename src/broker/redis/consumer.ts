@@ -153,16 +153,17 @@ export class RedisConsumer implements Consumer {
     }
     const tag = unpacked.deliveryTag;
     this.held.set(tag, queue);
-    const ready = recorded ? Promise.resolve() : this.transport.recordUnacked(tag, payload, unpacked.exchange, unpacked.routingKey);
+    // A message from BRPOP is recorded as unacked after the pop; settling waits for that.
+    const recording = recorded ? undefined : this.transport.recordUnacked(tag, payload, unpacked.exchange, unpacked.routingKey).catch(() => undefined);
     let settled = false;
-    const settle = async (how: 'ack' | 'requeue'): Promise<void> => {
-      if (settled) return;
+    const apply = (how: 'ack' | 'requeue'): Promise<void> =>
+      how === 'ack' ? this.transport.ack(tag) : this.transport.restoreTag(tag, queue, true).then(() => undefined);
+    const settle = (how: 'ack' | 'requeue'): Promise<void> => {
+      if (settled) return Promise.resolve();
       settled = true;
-      if (!this.held.delete(tag)) return; // given back by close()
+      if (!this.held.delete(tag)) return Promise.resolve(); // given back by close()
       this.wake();
-      await ready.catch(() => undefined);
-      if (how === 'ack') await this.transport.ack(tag);
-      else await this.transport.restoreTag(tag, queue, true);
+      return recording ? recording.then(() => apply(how)) : apply(how);
     };
     const delivery: Delivery = {
       message: unpacked.message,

@@ -197,7 +197,7 @@ export class ChildPool implements Pool {
     if (!entry.accepted) {
       let ok = false;
       try {
-        ok = await entry.job.accept();
+        ok = entry.job.accept();
       } catch (err) {
         this.options.logger.error({ err }, `could not accept task ${entry.taskId}`);
       }
