@@ -4,6 +4,16 @@ import { READY_STATES } from '../result/states.js';
 import { toPythonIso } from '../utils/time.js';
 import type { Request } from './request.js';
 
+/** The last `date_done` written, by epoch millisecond: tasks finishing together share it. */
+let lastDone = { ms: 0, text: '' };
+
+/** Now, as Celery writes `date_done`. */
+function dateDone(): string {
+  const ms = Date.now();
+  if (ms !== lastDone.ms) lastDone = { ms, text: toPythonIso(new Date(ms), false) };
+  return lastDone.text;
+}
+
 /** Options of {@link buildMeta}. */
 export interface MetaOptions {
   /** Add name, args, kwargs, worker, retries, queue (`result_extended`). */
@@ -40,7 +50,7 @@ export function buildMeta(
     result: result === undefined ? null : result,
     traceback,
     children: request ? [...request.children] : [],
-    date_done: READY_STATES.has(status) ? toPythonIso(new Date(), false) : null,
+    date_done: READY_STATES.has(status) ? dateDone() : null,
     ...(request?.parentId ? { parent_id: request.parentId } : {}),
     ...(request?.group ? { group_id: request.group } : {}),
     ...extra,

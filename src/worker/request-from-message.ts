@@ -11,42 +11,43 @@ function str(v: unknown): string | null {
 export function requestFromMessage(decoded: DecodedTask, delivery: Delivery, hostname: string, signal: AbortSignal): Request {
   const h = decoded.headers;
   const p = decoded.properties;
-  return new Request({
-    id: decoded.id,
-    task: decoded.task,
-    group: str(h['group']),
-    groupIndex: typeof h['group_index'] === 'number' ? h['group_index'] : null,
-    chord: decoded.embed.chord,
-    correlationId: str(p.correlation_id) ?? decoded.id,
-    args: decoded.args,
-    kwargs: decoded.kwargs,
-    origin: str(h['origin']),
-    retries: decoded.retries,
-    isEager: false,
-    eta: decoded.eta,
-    expires: decoded.expires,
-    hostname,
-    deliveryInfo: {
-      exchange: delivery.exchange,
-      routingKey: delivery.routingKey,
-      priority: typeof p.priority === 'number' ? p.priority : null,
-      redelivered: delivery.redelivered,
-      queue: delivery.queue,
-    },
-    replyTo: str(p.reply_to),
-    calledDirectly: false,
-    timelimit: decoded.timelimit,
-    callbacks: decoded.embed.callbacks,
-    errbacks: decoded.embed.errbacks,
-    utc: h['utc'] === false ? false : true,
-    headers: h,
-    rootId: str(h['root_id']) ?? decoded.id,
-    parentId: str(h['parent_id']),
-    chain: decoded.embed.chain,
-    ignoreResult: h['ignore_result'] === true,
-    argsrepr: str(h['argsrepr']),
-    kwargsrepr: str(h['kwargsrepr']),
-    shadow: str(h['shadow']),
-    signal,
-  });
+  // Assigned field by field: cheaper than a fields object that Object.assign copies (per task).
+  const r = new Request();
+  r.id = decoded.id;
+  r.task = decoded.task;
+  r.group = str(h['group']);
+  r.groupIndex = typeof h['group_index'] === 'number' ? h['group_index'] : null;
+  r.chord = decoded.embed.chord;
+  r.correlationId = str(p.correlation_id) ?? decoded.id;
+  r.args = decoded.args;
+  r.kwargs = decoded.kwargs;
+  r.origin = str(h['origin']);
+  r.retries = decoded.retries;
+  r.isEager = false;
+  r.eta = decoded.eta;
+  r.expires = decoded.expires;
+  r.hostname = hostname;
+  r.deliveryInfo = {
+    exchange: delivery.exchange,
+    routingKey: delivery.routingKey,
+    priority: typeof p.priority === 'number' ? p.priority : null,
+    redelivered: delivery.redelivered,
+    queue: delivery.queue,
+  };
+  r.replyTo = str(p.reply_to);
+  r.calledDirectly = false;
+  r.timelimit = decoded.timelimit;
+  r.callbacks = decoded.embed.callbacks;
+  r.errbacks = decoded.embed.errbacks;
+  r.utc = h['utc'] !== false;
+  r.headers = h;
+  r.rootId = str(h['root_id']) ?? decoded.id;
+  r.parentId = str(h['parent_id']);
+  r.chain = decoded.embed.chain;
+  r.ignoreResult = h['ignore_result'] === true;
+  r.argsrepr = str(h['argsrepr']);
+  r.kwargsrepr = str(h['kwargsrepr']);
+  r.shadow = str(h['shadow']);
+  r.signal = signal;
+  return r;
 }

@@ -18,18 +18,20 @@ export const MAX_ID_BYTES = 120;
 /** Bytes of a chunk: the generations (Int32), the lengths (Int32), then the id bytes. */
 const CHUNK_BYTES = SLOTS * 8 + SLOTS * MAX_ID_BYTES;
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** Views of one chunk. */
 interface Chunk {
   generations: Int32Array;
   lengths: Int32Array;
-  bytes: Uint8Array;
+  bytes: Buffer;
 }
 
 function viewsOf(buffer: SharedArrayBuffer): Chunk {
   return {
     generations: new Int32Array(buffer, 0, SLOTS),
     lengths: new Int32Array(buffer, SLOTS * 4, SLOTS),
-    bytes: new Uint8Array(buffer, SLOTS * 8, SLOTS * MAX_ID_BYTES),
+    bytes: Buffer.from(buffer, SLOTS * 8, SLOTS * MAX_ID_BYTES),
   };
 }
 
@@ -52,13 +54,11 @@ export class HeldTableWriter {
   hold(id: string): boolean {
     if (this.slots.has(id)) return true;
     const length = id.length;
-    if (length > MAX_ID_BYTES) return false;
-    for (let i = 0; i < length; i++) if (id.charCodeAt(i) > 0x7f) return false;
+    if (length > MAX_ID_BYTES || !ASCII.test(id)) return false;
     const n = this.free.pop() ?? this.grow();
     const chunk = this.chunks[(n / SLOTS) | 0]!;
     const slot = n % SLOTS;
-    const at = slot * MAX_ID_BYTES;
-    for (let i = 0; i < length; i++) chunk.bytes[at + i] = id.charCodeAt(i);
+    chunk.bytes.write(id, slot * MAX_ID_BYTES, length, 'latin1');
     chunk.lengths[slot] = length;
     Atomics.add(chunk.generations, slot, 1); // even (free) to odd (held): the id is visible
     this.slots.set(id, n);
@@ -101,10 +101,8 @@ export class HeldTableReader {
       for (let slot = 0; slot < SLOTS; slot++) {
         const before = Atomics.load(chunk.generations, slot);
         if ((before & 1) === 0) continue;
-        const length = chunk.lengths[slot]!;
         const at = slot * MAX_ID_BYTES;
-        let id = '';
-        for (let i = 0; i < length; i++) id += String.fromCharCode(chunk.bytes[at + i]!);
+        const id = chunk.bytes.toString('latin1', at, at + Math.min(chunk.lengths[slot]!, MAX_ID_BYTES));
         if (Atomics.load(chunk.generations, slot) === before) into.push(id);
       }
     }
