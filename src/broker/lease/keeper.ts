@@ -57,6 +57,13 @@ export type ToLeaseThread =
 /** @internal Separator of the ids in a {@link ToLeaseThread} message. */
 export const ID_SEPARATOR = '\n';
 
+/**
+ * The shortest visibility timeout for which a keeper starts lazily (see `forVisibility`): its
+ * first renewal comes a quarter of the timeout in, and loading a renewer can take a second on a
+ * busy machine.
+ */
+const LAZY_MIN_VISIBILITY_MS = 10_000;
+
 /** How long releases wait to be sent together: a released id renewed meanwhile is harmless. */
 const RELEASE_DELAY_MS = 50;
 
@@ -112,6 +119,16 @@ export class LeaseKeeper {
     const keeper = new LeaseKeeper(LeaseKeeper.thread(options, true), options.logger);
     await keeper.ready;
     return keeper;
+  }
+
+  /**
+   * Starts the keeper of a consumer whose broker restores messages after `visibilityMs`: at once
+   * with {@link launch} when the timeout leaves room for the thread to load its renewer when the
+   * first renewal is due; otherwise (a timeout of seconds, as tests use) with {@link start},
+   * waiting until it can renew.
+   */
+  static async forVisibility(options: LeaseKeeperOptions, visibilityMs: number): Promise<LeaseKeeper> {
+    return visibilityMs >= LAZY_MIN_VISIBILITY_MS ? LeaseKeeper.launch(options) : LeaseKeeper.start(options);
   }
 
   /**

@@ -223,7 +223,7 @@ export class RedisTransport implements Transport {
 
   async consume(queues: readonly string[], handler: DeliveryHandler, options: ConsumeOptions): Promise<Consumer> {
     void this.client; // throws unless connected
-    this.startLeases();
+    await this.startLeases();
     const consumer = new RedisConsumer(this, [...queues], handler, options.prefetch);
     await consumer.start();
     this.consumers.add(consumer);
@@ -365,14 +365,14 @@ export class RedisTransport implements Transport {
     }
   }
 
-  private startLeases(): void {
+  private async startLeases(): Promise<void> {
     if (!this.useLeases || this.keeper) return;
-    this.keeper = LeaseKeeper.launch({
+    this.keeper = await LeaseKeeper.forVisibility({
       module: new URL(import.meta.url.endsWith('.ts') ? '../lease/redis-renewer.ts' : '../lease/redis-renewer.js', import.meta.url),
       config: { url: this.url },
       intervalMs: Math.max(50, this.visibilityMs / 4),
       logger: this.logger,
-    });
+    }, this.visibilityMs);
   }
 
   /** @internal */

@@ -263,7 +263,7 @@ export class SqliteTransport implements Transport {
 
   async consume(queues: readonly string[], handler: DeliveryHandler, options: ConsumeOptions): Promise<Consumer> {
     void this.store; // throws unless connected
-    this.startLeases();
+    await this.startLeases();
     const consumer = new SqliteConsumer(this, [...queues], handler, options.prefetch);
     this.consumers.add(consumer);
     this.restoreTimer ??= setInterval(() => this.restore(), Math.min(5000, Math.max(100, this.visibilityMs / 4)));
@@ -341,14 +341,14 @@ export class SqliteTransport implements Transport {
     }
   }
 
-  private startLeases(): void {
+  private async startLeases(): Promise<void> {
     if (!this.useLeases || this.keeper) return;
-    this.keeper = LeaseKeeper.launch({
+    this.keeper = await LeaseKeeper.forVisibility({
       module: new URL(import.meta.url.endsWith('.ts') ? '../lease/sqlite-renewer.ts' : '../lease/sqlite-renewer.js', import.meta.url),
       config: { path: this.path, visibilityMs: this.visibilityMs },
       intervalMs: Math.max(50, this.visibilityMs / 4),
       logger: this.logger,
-    });
+    }, this.visibilityMs);
   }
 
   private write<T>(fn: () => T): T {
