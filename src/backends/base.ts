@@ -34,10 +34,20 @@ export async function pollUntilReady(
   }
 }
 
+/** A subscription to a task's changes (see {@link waitWithNotifications}). */
+export interface Subscription {
+  unsubscribe(): Promise<void>;
+  /**
+   * The record as read right after subscribing, when the store could read it in the same round
+   * trip (a Redis RESP3 connection answers a GET after its SUBSCRIBE, in order).
+   */
+  current?: TaskMeta;
+}
+
 /** Waits for a task's ready record using a change notification, re-checking on each change. */
 export async function waitWithNotifications(
   get: (id: string) => Promise<TaskMeta>,
-  subscribe: (taskId: string, onChange: (record?: string) => void) => Promise<() => Promise<void>>,
+  subscribe: (taskId: string, onChange: (record?: string) => void) => Promise<Subscription>,
   taskId: string,
   options: WaitOptions = {},
 ): Promise<TaskMeta> {
@@ -45,7 +55,7 @@ export async function waitWithNotifications(
   let changed = false;
   /** A ready record that came with its notification (Redis publishes it): no need to read it. */
   let published: TaskMeta | undefined;
-  const unsubscribe = await subscribe(taskId, (record) => {
+  const subscription = await subscribe(taskId, (record) => {
     changed = true;
     if (record !== undefined) {
       try {
@@ -57,12 +67,21 @@ export async function waitWithNotifications(
     }
     wake?.();
   });
+  let current = subscription.current;
   try {
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
     for (;;) {
-      changed = false;
       if (published) return published;
-      const meta = await get(taskId);
+      // Read after the subscription took effect (first, the read made with it): a change after
+      // the read is notified, and sets `changed` again.
+      let meta: TaskMeta;
+      if (current) {
+        meta = current;
+        current = undefined;
+      } else {
+        changed = false;
+        meta = await get(taskId);
+      }
       if (READY_STATES.has(meta.status)) return meta;
       const left = deadline - Date.now();
       if (left <= 0) throw new TimeoutError(`timed out waiting for task ${taskId} (state ${meta.status})`);
@@ -88,7 +107,7 @@ export async function waitWithNotifications(
     }
   } finally {
     // Not awaited: the caller has its answer, the unsubscribe round trip need not delay it.
-    unsubscribe().catch(() => undefined);
+    subscription.unsubscribe().catch(() => undefined);
   }
 }
 
@@ -105,6 +124,11 @@ export interface KeyValueStore {
   setAndPublish?(key: string, value: string, ttlSeconds: number | null): Promise<void>;
   /** Subscribes to changes of `key` (given the new value when the store publishes it); returns an unsubscribe function. */
   subscribe?(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>>;
+  /**
+   * `subscribe`, and the value of `key` read after the subscription took effect, in one round
+   * trip where the store can (null: no such key).
+   */
+  subscribeAndGet?(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe: () => Promise<void>; value: string | null }>;
   /** Atomically increments an integer key (created at 0), returning the new value. */
   incr?(key: string, ttlSeconds: number | null): Promise<number>;
   connect(): Promise<void>;
@@ -208,9 +232,17 @@ export class KeyValueBackend implements ResultBackend {
 
   waitFor(taskId: string, options?: WaitOptions): Promise<TaskMeta> {
     const get = (id: string): Promise<TaskMeta> => this.getTaskMeta(id);
-    const sub = this.store.subscribe?.bind(this.store);
+    const store = this.store;
+    if (store.subscribeAndGet) {
+      const subscribe = async (id: string, cb: (value?: string) => void): Promise<Subscription> => {
+        const { unsubscribe, value } = await store.subscribeAndGet!(TASK_KEY_PREFIX + id, cb);
+        return { unsubscribe, current: value === null ? pendingMeta(id) : (fromJson(value) as TaskMeta) };
+      };
+      return waitWithNotifications(get, subscribe, taskId, options);
+    }
+    const sub = store.subscribe?.bind(store);
     if (!sub) return pollUntilReady(get, taskId, options);
-    return waitWithNotifications(get, (id, cb) => sub(TASK_KEY_PREFIX + id, cb), taskId, options);
+    return waitWithNotifications(get, async (id, cb) => ({ unsubscribe: await sub(TASK_KEY_PREFIX + id, cb) }), taskId, options);
   }
 
   async forget(taskId: string): Promise<void> {

@@ -92,6 +92,37 @@ class RedisStore implements KeyValueStore {
   }
 
   async subscribe(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>> {
+    const { subscribed, unsubscribe } = this.listen(key, onChange);
+    try {
+      await subscribed;
+    } catch (err) {
+      await unsubscribe();
+      throw err;
+    }
+    return unsubscribe;
+  }
+
+  async subscribeAndGet(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe: () => Promise<void>; value: string | null }> {
+    const { sub, subscribed, unsubscribe } = this.listen(key, onChange);
+    // On RESP3 (ioredis's default, Redis 6+) the subscribed connection still answers commands,
+    // in order: this GET, written with the SUBSCRIBE, sees whatever the subscription would miss.
+    const read = sub.get(key).then(
+      (value) => ({ ok: true as const, value }),
+      () => ({ ok: false as const, value: null }),
+    );
+    try {
+      await subscribed;
+    } catch (err) {
+      await unsubscribe();
+      throw err;
+    }
+    const first = await read;
+    // RESP2 (older Redis): a subscribed connection takes no GET; read on the command connection.
+    return { unsubscribe, value: first.ok ? first.value : await this.get(key) };
+  }
+
+  /** Registers `onChange` for `key` on the subscriber connection, subscribing if it is the first. */
+  private listen(key: string, onChange: (value?: string) => void): { sub: RedisClient; subscribed: Promise<unknown>; unsubscribe: () => Promise<void> } {
     if (!this.subscriber) {
       const sub = this.redis.duplicate();
       sub.on('error', () => undefined);
@@ -102,13 +133,14 @@ class RedisStore implements KeyValueStore {
     }
     const sub = this.subscriber;
     let set = this.listeners.get(key);
+    let subscribed: Promise<unknown> = Promise.resolve();
     if (!set) {
       set = new Set();
       this.listeners.set(key, set);
-      await sub.subscribe(key);
+      subscribed = sub.subscribe(key);
     }
     set.add(onChange);
-    return async () => {
+    const unsubscribe = async (): Promise<void> => {
       const current = this.listeners.get(key);
       current?.delete(onChange);
       if (current && current.size === 0) {
@@ -116,6 +148,7 @@ class RedisStore implements KeyValueStore {
         await sub.unsubscribe(key).catch(() => undefined);
       }
     };
+    return { sub, subscribed, unsubscribe };
   }
 }
 

@@ -107,7 +107,7 @@ export class RpcBackend implements ResultBackend {
 
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<TaskMeta> {
     await this.listen();
-    return waitWithNotifications((id) => this.getTaskMeta(id), (id, onChange) => this.subscribe(id, onChange), taskId, options);
+    return waitWithNotifications((id) => this.getTaskMeta(id), async (id, onChange) => ({ unsubscribe: await this.subscribe(id, onChange) }), taskId, options);
   }
 
   /** Calls `onChange` whenever a state of `taskId` arrives. */
