@@ -17,7 +17,7 @@ import { isThenable } from '../utils/deferred.js';
 import { buildMeta } from './meta.js';
 import { activeTask, type Request } from './request.js';
 import { backoffCountdown } from './retry-policy.js';
-import type { ExceptionInfo, Task } from './task.js';
+import { Task, type ExceptionInfo } from './task.js';
 
 /** How a trace runs. */
 export interface TraceContext {
@@ -123,31 +123,66 @@ async function reportChordPart(app: Celeriac, backend: ResultBackend, request: R
   }
 }
 
-/** Executes `task` for `request` and records the outcome. Never throws. */
+/** The base class's handlers, all no-ops: a task that keeps them has nothing to call. */
+const NO_HANDLER = Task.prototype;
+
+/** Seconds since `started` (a `performance.now()` reading). */
+function secondsSince(started: number): number {
+  return (performance.now() - started) / 1000;
+}
+
+/** Stores a state of the running task; a failure to store is logged, not thrown. */
+async function storeState(task: Task, request: Request, ctx: TraceContext, log: Logger, status: string, result: unknown, traceback: string | null): Promise<void> {
+  if (!ctx.store) return;
+  const id = request.id ?? '';
+  try {
+    const backend = task.connectedBackend() ?? (await task.getBackend());
+    const extended = task.resultExtended ?? ctx.app.conf.resultExtended;
+    await backend.storeResult(buildMeta(id, status, result, traceback, request, { extended }), destinationOf(request));
+  } catch (err) {
+    log.error({ err }, `could not store state ${status} of task ${id}`);
+  }
+}
+
+/** Sends the callbacks (`link`) and the next chain step with the task's return value. */
+async function sendFollowUps(app: Celeriac, request: Request, id: string, retval: unknown): Promise<void> {
+  const priority = request.deliveryInfo?.priority ?? undefined;
+  const base = { parentId: id, rootId: request.rootId ?? id, ...(priority ? { priority } : {}) };
+  for (const dict of request.callbacks ?? []) {
+    await Signature.fromDict(dict, app).applyAsync([retval], {}, base);
+  }
+  if (request.chain && request.chain.length > 0) {
+    const rest = [...request.chain];
+    const next = Signature.fromDict(rest.pop()!, app);
+    await next.applyAsync([retval], {}, rest.length > 0 ? { ...base, chain: rest } : base);
+  }
+}
+
+/** The outcome of a run the pool gave up on (time limit, terminate): recorded there, not here. */
+function abandonedOutcome(retval: unknown, started: number): TraceOutcome {
+  return { state: States.REVOKED, retval, error: null, requeue: false, runtime: secondsSince(started) };
+}
+
+/** The failure of a run: recorded, unless the pool gave up on it. */
+function failed(task: Task, request: Request, ctx: TraceContext, error: Error, started: number): Promise<TraceOutcome> {
+  if (request.abandoned) return Promise.resolve(abandonedOutcome(error, started));
+  return recordFailure(task, request, error, ctx, secondsSince(started));
+}
+
+/**
+ * Executes `task` for `request` and records the outcome. Never throws. The success path makes
+ * no closures and awaits only what returns a promise: it runs once per task.
+ */
 export async function traceTask(task: Task, request: Request, ctx: TraceContext): Promise<TraceOutcome> {
   const { app } = ctx;
   const id = request.id ?? '';
   const log = ctx.logger.child({ task: request.shadow ?? task.name, taskId: id });
   const started = performance.now();
-  const runtime = (): number => (performance.now() - started) / 1000;
-  const ignoreResult = request.ignoreResult || (task.ignoreResult ?? app.conf.taskIgnoreResult);
-  const extended = task.resultExtended ?? app.conf.resultExtended;
-  let backend: ResultBackend | null = null;
-  const store = async (status: string, result: unknown, traceback: string | null, taskId = id): Promise<void> => {
-    if (!ctx.store) return;
-    try {
-      backend ??= await task.getBackend();
-      await backend.storeResult(buildMeta(taskId, status, result, traceback, request, { extended }), destinationOf(request));
-    } catch (err) {
-      log.error({ err }, `could not store state ${status} of task ${taskId}`);
-    }
-  };
-  const inTask = <T>(fn: () => Promise<T>): Promise<T> => activeTask.run({ task, request }, fn);
 
   let retval: unknown;
   try {
     if (task.trackStarted ?? app.conf.taskTrackStarted) {
-      await store(States.STARTED, { pid: process.pid, hostname: request.hostname }, null);
+      await storeState(task, request, ctx, log, States.STARTED, { pid: process.pid, hostname: request.hostname }, null);
     }
     const before = task.beforeStart(id, request.args, request.kwargs);
     if (isThenable(before)) await before;
@@ -157,68 +192,49 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
   } catch (err) {
     if (err instanceof Reject) {
       log.info(`Task ${task.name}[${id}] rejected (requeue=${err.requeue}): ${err.message}`);
-      return { state: States.REJECTED, retval: err, error: err, requeue: err.requeue, runtime: runtime() };
+      return { state: States.REJECTED, retval: err, error: err, requeue: err.requeue, runtime: secondsSince(started) };
     }
     if (err instanceof Ignore) {
       log.info(`Task ${task.name}[${id}] ignored`);
-      return { state: States.IGNORED, retval: err, error: err, requeue: false, runtime: runtime() };
+      return { state: States.IGNORED, retval: err, error: err, requeue: false, runtime: secondsSince(started) };
     }
     if (err instanceof Retry) {
       const reason = err.exc === undefined ? err : asError(err.exc);
-      await store(States.RETRY, serializeError(reason), reason.stack ?? null);
+      await storeState(task, request, ctx, log, States.RETRY, serializeError(reason), reason.stack ?? null);
       await safely(log, 'onRetry', () => task.onRetry(reason, id, request.args, request.kwargs, einfoOf(reason)));
       log.info(`Task ${task.name}[${id}] retry: ${err.message}`);
-      return { state: States.RETRY, retval: err, error: err, requeue: false, runtime: runtime() };
+      return { state: States.RETRY, retval: err, error: err, requeue: false, runtime: secondsSince(started) };
     }
-    return fail(asError(err));
+    return failed(task, request, ctx, asError(err), started);
   }
 
-  function fail(error: Error): Promise<TraceOutcome> {
-    if (request.abandoned) return Promise.resolve(abandonedOutcome(error));
-    return recordFailure(task, request, error, ctx, runtime());
-  }
+  if (request.abandoned) return abandonedOutcome(retval, started);
 
-  /** The pool gave up on this run (time limit, terminate): its outcome is recorded there. */
-  function abandonedOutcome(retval: unknown): TraceOutcome {
-    return { state: States.REVOKED, retval, error: null, requeue: false, runtime: runtime() };
-  }
-
-  if (request.abandoned) return abandonedOutcome(retval);
-
-  const followUps = (request.callbacks?.length ?? 0) > 0 || (request.chain?.length ?? 0) > 0;
   try {
-    if (followUps) await inTask(async () => {
-      const priority = request.deliveryInfo?.priority ?? undefined;
-      const base = { parentId: id, rootId: request.rootId ?? id, ...(priority ? { priority } : {}) };
-      for (const dict of request.callbacks ?? []) {
-        await Signature.fromDict(dict, app).applyAsync([retval], {}, base);
-      }
-      if (request.chain && request.chain.length > 0) {
-        const rest = [...request.chain];
-        const next = Signature.fromDict(rest.pop()!, app);
-        await next.applyAsync([retval], {}, rest.length > 0 ? { ...base, chain: rest } : base);
-      }
-    });
-    if (!ignoreResult) {
-      if (ctx.store) {
-        backend ??= task.connectedBackend() ?? (await task.getBackend());
-        await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }), destinationOf(request));
-        if (request.chord) await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
-      }
+    if ((request.callbacks?.length ?? 0) > 0 || (request.chain?.length ?? 0) > 0) {
+      await activeTask.run({ task, request }, sendFollowUps, app, request, id, retval);
+    }
+    const ignoreResult = request.ignoreResult || (task.ignoreResult ?? app.conf.taskIgnoreResult);
+    if (!ignoreResult && ctx.store) {
+      const backend = task.connectedBackend() ?? (await task.getBackend());
+      const extended = task.resultExtended ?? app.conf.resultExtended;
+      await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }), destinationOf(request));
+      if (request.chord) await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
     }
   } catch (err) {
     // The result could not be stored (not serializable, backend down) or a callback could
     // not be sent: the task counts as failed, as in Celery.
-    return fail(asError(err));
+    return failed(task, request, ctx, asError(err), started);
   }
-  const succeeded = safely(log, 'onSuccess', () => task.onSuccess(retval, id, request.args, request.kwargs));
-  if (succeeded) await succeeded;
-  const took = runtime();
+  if (task.onSuccess !== NO_HANDLER.onSuccess) {
+    await safely(log, 'onSuccess', () => task.onSuccess(retval, id, request.args, request.kwargs));
+  }
+  const took = secondsSince(started);
   if (levelEnabled(log, 'info')) log.info(`Task ${task.name}[${id}] succeeded in ${took.toFixed(6)}s: ${pyRepr(retval)}`);
-  const returned = safely(log, 'afterReturn', () => task.afterReturn(States.SUCCESS, retval, id, request.args, request.kwargs, null));
-  if (returned) await returned;
+  if (task.afterReturn !== NO_HANDLER.afterReturn) {
+    await safely(log, 'afterReturn', () => task.afterReturn(States.SUCCESS, retval, id, request.args, request.kwargs, null));
+  }
   return { state: States.SUCCESS, retval, error: null, requeue: false, runtime: took };
-
 }
 
 /**

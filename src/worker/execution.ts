@@ -8,7 +8,7 @@ import type { ResultDestination } from '../backends/port.js';
 import type { Delivery } from '../broker/port.js';
 import { SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
-import type { JobResult, Pool } from '../pool/port.js';
+import type { JobResult, Pool, PoolJob } from '../pool/port.js';
 import { serializeError } from '../protocol/exceptions.js';
 import { States } from '../result/states.js';
 import { buildMeta } from '../task/meta.js';
@@ -80,46 +80,14 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   const token = ctx.rateLimiter.acquire(task.name, task.rateLimit ?? app.conf.taskDefaultRateLimit);
   if (token) await token;
   const acksLate = task.acksLate ?? app.conf.taskAcksLate;
-  const [hard, soft] = timeLimits(task, request, app);
-  const timers: NodeJS.Timeout[] = [];
-  let started = false;
+  const job = new Execution(ctx, delivery, task, request, acksLate);
   let result: JobResult;
   try {
-    result = await ctx.pool.run({
-      task,
-      request,
-      accept: () => {
-        // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
-        if (ctx.closing()) return false;
-        // Early ack, as Celery does it: the ack is sent and the task starts without waiting for
-        // the broker's answer (an AMQP ack has none; a Redis one is a batched script call).
-        if (!acksLate) delivery.ack().catch((err: unknown) => logger.error({ err }, `could not ack task ${task.name}[${id}]; it may run again`));
-        return true;
-      },
-      started: () => {
-        started = true;
-        ctx.onStarted(request, task);
-        if (soft !== null && (hard === null || soft < hard)) {
-          timers.push(
-            setTimeout(() => {
-              logger.warn(`Soft time limit (${soft}s) exceeded for ${task.name}[${id}]`);
-              ctx.pool.abort(id, new SoftTimeLimitExceeded(`soft time limit (${soft}s) exceeded`));
-            }, soft * 1000),
-          );
-        }
-        if (hard !== null) {
-          timers.push(
-            setTimeout(() => {
-              logger.error(`Hard time limit (${hard}s) exceeded for ${task.name}[${id}]`);
-              ctx.pool.kill(id, new TimeLimitExceeded(`TimeLimitExceeded(${hard})`), 'SIGKILL');
-            }, hard * 1000),
-          );
-        }
-      },
-    });
+    result = await ctx.pool.run(job);
   } finally {
-    for (const t of timers) clearTimeout(t);
+    job.clearTimers();
   }
+  const started = job.begun;
   if (result.kind === 'skipped') return;
   let outcome: TraceOutcome | null = null;
   try {
@@ -144,6 +112,61 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   else if ((outcome.state === States.FAILURE || result.kind === 'killed') && !app.conf.taskAcksOnFailureOrTimeout) {
     await delivery.reject(false);
   } else await delivery.ack();
+}
+
+/** The pool's view of one execution: its accept and start hooks (one object, no closures). */
+class Execution implements PoolJob {
+  begun = false;
+  private timers: NodeJS.Timeout[] | undefined;
+
+  constructor(
+    private readonly ctx: ExecutionContext,
+    private readonly delivery: Delivery,
+    readonly task: Task,
+    readonly request: Request,
+    private readonly acksLate: boolean,
+  ) {}
+
+  accept(): boolean {
+    // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
+    if (this.ctx.closing()) return false;
+    // Early ack, as Celery does it: the ack is sent and the task starts without waiting for the
+    // broker's answer (an AMQP ack has none; a Redis one is a batched script call).
+    if (!this.acksLate) {
+      this.delivery.ack().catch((err: unknown) => this.ctx.logger.error({ err }, `could not ack task ${this.task.name}[${this.request.id ?? ''}]; it may run again`));
+    }
+    return true;
+  }
+
+  started(): void {
+    this.begun = true;
+    const { ctx, task, request } = this;
+    ctx.onStarted(request, task);
+    const [hard, soft] = timeLimits(task, request, ctx.app);
+    if (hard === null && soft === null) return;
+    const id = request.id ?? '';
+    this.timers = [];
+    if (soft !== null && (hard === null || soft < hard)) {
+      this.timers.push(
+        setTimeout(() => {
+          ctx.logger.warn(`Soft time limit (${soft}s) exceeded for ${task.name}[${id}]`);
+          ctx.pool.abort(id, new SoftTimeLimitExceeded(`soft time limit (${soft}s) exceeded`));
+        }, soft * 1000),
+      );
+    }
+    if (hard !== null) {
+      this.timers.push(
+        setTimeout(() => {
+          ctx.logger.error(`Hard time limit (${hard}s) exceeded for ${task.name}[${id}]`);
+          ctx.pool.kill(id, new TimeLimitExceeded(`TimeLimitExceeded(${hard})`), 'SIGKILL');
+        }, hard * 1000),
+      );
+    }
+  }
+
+  clearTimers(): void {
+    if (this.timers) for (const t of this.timers) clearTimeout(t);
+  }
 }
 
 /** Records an execution stopped by force: FAILURE for a time limit, REVOKED for a terminate. */
