@@ -33,6 +33,21 @@ describe('redis backend waits', async () => {
       const pending = waiter.waitFor(`${id}-b`, { timeoutMs: 5000 });
       setTimeout(() => void writer.storeResult(buildMeta(`${id}-b`, 'SUCCESS', 2, null, null)), 50);
       assert.equal((await pending).result, 2);
+      // Waiting again on a channel left moments ago (still subscribed until the batched
+      // UNSUBSCRIBE) reads it without subscribing again, and is still notified.
+      const again = waiter.waitFor(`${id}-b`, { timeoutMs: 2000 });
+      assert.equal((await again).result, 2);
+      const later = waiter.waitFor(`${id}-c`, { timeoutMs: 5000 });
+      await new Promise((r) => setTimeout(r, 150));
+      await writer.storeResult(buildMeta(`${id}-c`, 'SUCCESS', 3, null, null));
+      assert.equal((await later).result, 3);
+      const client = (writer as unknown as { store: { client: Redis } }).store.client;
+      const channels = (): Promise<unknown> => client.call('PUBSUB', 'CHANNELS', `celery-task-meta-${id}-*`);
+      const stillWaiting = waiter.waitFor(`${id}-d`, { timeoutMs: 5000 });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(await channels(), [`celery-task-meta-${id}-d`], 'only the channel still waited on stays subscribed');
+      await writer.storeResult(buildMeta(`${id}-d`, 'SUCCESS', 4, null, null));
+      assert.equal((await stillWaiting).result, 4);
     } finally {
       await waiter.close();
       await writer.close();
@@ -48,11 +63,20 @@ describe('redis backend waits', async () => {
       const id = `resp2-${process.pid}-${Date.now()}`;
       await assert.rejects(waiter.waitFor(`${id}-warmup`, { timeoutMs: 50 }), /timed out/);
       const sub = subscriberOf(waiter);
+      // What a RESP2 server answers to the GET written after a SUBSCRIBE.
+      const refusal = new Error("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
       let refused = 0;
-      sub.get = (() => {
-        refused++;
-        return Promise.reject(new Error('Connection in subscriber mode, only subscriber commands may be used'));
-      }) as unknown as Redis['get'];
+      const pipeline = sub.pipeline.bind(sub);
+      sub.pipeline = ((...args: Parameters<Redis['pipeline']>) => {
+        const p = pipeline(...args);
+        const exec = p.exec.bind(p);
+        p.exec = (async () => {
+          const replies = (await exec()) ?? [];
+          refused++;
+          return replies.map(([err, value], i) => (i === 1 ? [refusal, null] : [err, value]));
+        }) as typeof p.exec;
+        return p;
+      }) as Redis['pipeline'];
       await writer.storeResult(buildMeta(`${id}-a`, 'SUCCESS', 'stored', null, null));
       assert.equal((await waiter.waitFor(`${id}-a`, { timeoutMs: 2000 })).result, 'stored');
       assert.equal(refused, 1, 'the subscribed connection was asked first');

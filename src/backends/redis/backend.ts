@@ -29,6 +29,9 @@ end
 return #KEYS
 `;
 
+/** How long a channel nobody listens to stays subscribed, for one UNSUBSCRIBE of many. */
+const UNSUBSCRIBE_DELAY_MS = 100;
+
 interface ReadyRecord {
   key: string;
   value: string;
@@ -40,6 +43,9 @@ class RedisStore implements KeyValueStore {
   private readonly ready = new TickBatcher<ReadyRecord>((records) => this.writeReady(records));
   private subscriber: RedisClient | undefined;
   private readonly listeners = new Map<string, Set<(value?: string) => void>>();
+  /** Channels nobody listens to any more, unsubscribed together after UNSUBSCRIBE_DELAY_MS. */
+  private readonly leaving = new Set<string>();
+  private leaveTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly url: string,
@@ -61,6 +67,9 @@ class RedisStore implements KeyValueStore {
   async close(): Promise<void> {
     await this.ready.flush().catch(() => undefined);
     const { client, subscriber } = this;
+    clearTimeout(this.leaveTimer);
+    this.leaveTimer = undefined;
+    this.leaving.clear();
     this.client = undefined;
     this.subscriber = undefined;
     subscriber?.disconnect();
@@ -92,37 +101,40 @@ class RedisStore implements KeyValueStore {
   }
 
   async subscribe(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>> {
-    const { subscribed, unsubscribe } = this.listen(key, onChange);
+    const { sub, fresh, unsubscribe } = this.listen(key, onChange);
     try {
-      await subscribed;
+      if (fresh) await sub.subscribe(key);
     } catch (err) {
-      await unsubscribe();
+      unsubscribe();
       throw err;
     }
-    return unsubscribe;
+    return async () => unsubscribe();
   }
 
   async subscribeAndGet(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe: () => Promise<void>; value: string | null }> {
-    const { sub, subscribed, unsubscribe } = this.listen(key, onChange);
-    // On RESP3 (ioredis's default, Redis 6+) the subscribed connection still answers commands,
-    // in order: this GET, written with the SUBSCRIBE, sees whatever the subscription would miss.
-    const read = sub.get(key).then(
-      (value) => ({ ok: true as const, value }),
-      () => ({ ok: false as const, value: null }),
-    );
+    const { sub, fresh, unsubscribe } = this.listen(key, onChange);
+    let read: [Error | null, unknown] | undefined;
     try {
-      await subscribed;
+      // On RESP3 (ioredis's default, Redis 6+) a subscribed connection still answers commands,
+      // in order: a GET written with the SUBSCRIBE sees whatever the subscription would miss.
+      if (fresh) [, read] = ((await sub.pipeline().subscribe(key).get(key).exec()) ?? []) as Array<[Error | null, unknown]>;
+      else read = await sub.get(key).then((v) => [null, v] as [null, string | null], (err: Error) => [err, null] as [Error, null]);
+      if (fresh && !read) throw new Error(`could not subscribe to ${key}`);
     } catch (err) {
-      await unsubscribe();
+      unsubscribe();
       throw err;
     }
-    const first = await read;
     // RESP2 (older Redis): a subscribed connection takes no GET; read on the command connection.
-    return { unsubscribe, value: first.ok ? first.value : await this.get(key) };
+    const value = read && !read[0] ? (read[1] as string | null) : await this.get(key);
+    return { unsubscribe: async () => unsubscribe(), value };
   }
 
-  /** Registers `onChange` for `key` on the subscriber connection, subscribing if it is the first. */
-  private listen(key: string, onChange: (value?: string) => void): { sub: RedisClient; subscribed: Promise<unknown>; unsubscribe: () => Promise<void> } {
+  /**
+   * Registers `onChange` for `key` on the subscriber connection; `fresh` when the caller must
+   * SUBSCRIBE (no one listens to it yet, and it is not still subscribed from a recent wait).
+   * Unsubscribing is deferred and batched: one UNSUBSCRIBE for the channels left in a while.
+   */
+  private listen(key: string, onChange: (value?: string) => void): { sub: RedisClient; fresh: boolean; unsubscribe: () => void } {
     if (!this.subscriber) {
       const sub = this.redis.duplicate();
       sub.on('error', () => undefined);
@@ -133,22 +145,29 @@ class RedisStore implements KeyValueStore {
     }
     const sub = this.subscriber;
     let set = this.listeners.get(key);
-    let subscribed: Promise<unknown> = Promise.resolve();
+    let fresh = false;
     if (!set) {
       set = new Set();
       this.listeners.set(key, set);
-      subscribed = sub.subscribe(key);
+      fresh = !this.leaving.delete(key);
     }
     set.add(onChange);
-    const unsubscribe = async (): Promise<void> => {
+    const unsubscribe = (): void => {
       const current = this.listeners.get(key);
-      current?.delete(onChange);
-      if (current && current.size === 0) {
-        this.listeners.delete(key);
-        await sub.unsubscribe(key).catch(() => undefined);
-      }
+      if (!current?.delete(onChange) || current.size > 0) return;
+      this.listeners.delete(key);
+      this.leaving.add(key);
+      this.leaveTimer ??= setTimeout(() => this.leave(), UNSUBSCRIBE_DELAY_MS).unref();
     };
-    return { sub, subscribed, unsubscribe };
+    return { sub, fresh, unsubscribe };
+  }
+
+  /** Unsubscribes from the channels nobody listens to any more. */
+  private leave(): void {
+    this.leaveTimer = undefined;
+    const channels = [...this.leaving];
+    this.leaving.clear();
+    if (channels.length > 0) this.subscriber?.unsubscribe(...channels).catch(() => undefined);
   }
 }
 

@@ -105,9 +105,7 @@ export class RedisConsumer implements Consumer {
         const keys = this.keys();
         const batch = await this.transport.reserve(keys, want);
         if (batch.length > 0) {
-          const deliveries = batch.map(([key, payload]) => this.prepare(key, payload, true));
-          this.transport.hold(deliveries.flatMap((d) => (d ? [d.deliveryTag] : [])));
-          for (const d of deliveries) if (d) this.handler(d);
+          this.deliver(batch, undefined);
           failures = 0;
           continue;
         }
@@ -120,11 +118,18 @@ export class RedisConsumer implements Consumer {
           await this.transport.client.rpush(key, payload);
           return;
         }
-        const delivery = this.prepare(key, payload, false);
-        if (delivery) {
-          this.transport.hold([delivery.deliveryTag]);
-          this.handler(delivery);
-        }
+        // One script call records the popped message as unacked and takes whatever else is
+        // waiting. The message is handed out on the next turn, once ioredis has written that
+        // call (its pipeline goes out on setImmediate): a task that blocks the event loop must
+        // not hold back its own record. It settles after the call is answered.
+        const reserved = this.transport.reserve(keys, Math.max(0, this.capacity() - 1), [payload]);
+        const recorded = reserved.then(
+          () => undefined,
+          () => undefined,
+        );
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.deliver([[key, payload]], recorded);
+        this.deliver(await reserved, undefined);
       } catch (err) {
         if (!this.active) return;
         failures++;
@@ -136,8 +141,19 @@ export class RedisConsumer implements Consumer {
     }
   }
 
-  /** The delivery of a popped message (null for one that is not a kombu envelope, now parked). */
-  private prepare(key: string, payload: string, recorded: boolean): Delivery | null {
+  /** Hands reserved messages to the handler, their leases held first. */
+  private deliver(batch: ReadonlyArray<[string, string]>, recording: Promise<void> | undefined): void {
+    if (batch.length === 0) return;
+    const deliveries = batch.map(([key, payload]) => this.prepare(key, payload, recording));
+    this.transport.hold(deliveries.flatMap((d) => (d ? [d.deliveryTag] : [])));
+    for (const d of deliveries) if (d) this.handler(d);
+  }
+
+  /**
+   * The delivery of a popped message (null for one that is not a kombu envelope, now parked).
+   * `recording` settles once the message is recorded as unacked, when that is still under way.
+   */
+  private prepare(key: string, payload: string, recording: Promise<void> | undefined): Delivery | null {
     const queue = queueOfKey(key);
     let unpacked: Unpacked;
     try {
@@ -153,8 +169,7 @@ export class RedisConsumer implements Consumer {
     }
     const tag = unpacked.deliveryTag;
     this.held.set(tag, queue);
-    // A message from BRPOP is recorded as unacked after the pop; settling waits for that.
-    const recording = recorded ? undefined : this.transport.recordUnacked(tag, payload, unpacked.exchange, unpacked.routingKey).catch(() => undefined);
+    // A message from BRPOP is recorded as unacked after the pop: settling waits for that.
     let settled = false;
     const apply = (how: 'ack' | 'requeue'): Promise<void> =>
       how === 'ack' ? this.transport.ack(tag) : this.transport.restoreTag(tag, queue, true).then(() => undefined);

@@ -7,9 +7,11 @@
 
 /**
  * Reserve up to ARGV[1] messages. KEYS: unacked hash, unacked_index zset, leased set, then the
- * lists to pop from, best first. ARGV[2]: the score (unix time, seconds). Returns a flat list
- * `[list key, payload, list key, payload, ...]`. The unacked entry is `[payload, exchange,
- * routing_key]` as kombu writes it; the payload is stored as received (never re-encoded).
+ * lists to pop from, best first. ARGV[2]: the score (unix time, seconds); ARGV[3...]: messages
+ * already popped by BRPOP, to record as unacked too (kombu records them after the pop in the
+ * same way). Returns a flat list `[list key, payload, list key, payload, ...]` of the newly
+ * popped ones. The unacked entry is `[payload, exchange, routing_key]` as kombu writes it; the
+ * payload is stored as received (never re-encoded).
  */
 export const RESERVE_SCRIPT = `
 -- The string value of key in the JSON text m when the key occurs exactly once and its value
@@ -24,6 +26,34 @@ local function only(m, key)
 end
 local out, tags, entries, scores = {}, {}, {}, {}
 local limit, score = tonumber(ARGV[1]), ARGV[2]
+-- Adds message m to the unacked records written at the end (when it has a delivery tag).
+local function record(m)
+  local tag, ex, rk = only(m, 'delivery_tag'), only(m, 'exchange'), only(m, 'routing_key')
+  if tag and ex and rk then
+    ex, rk = '"' .. ex .. '"', '"' .. rk .. '"'
+  else
+    -- Not the usual layout: read it properly (slower).
+    tag, ex, rk = nil, '""', '""'
+    local decoded, env = pcall(cjson.decode, m)
+    if decoded and type(env) == 'table' and type(env['properties']) == 'table' and env['properties']['delivery_tag'] then
+      local props = env['properties']
+      local info = props['delivery_info']
+      if type(info) == 'table' then
+        if type(info['exchange']) == 'string' then ex = cjson.encode(info['exchange']) end
+        if type(info['routing_key']) == 'string' then rk = cjson.encode(info['routing_key']) end
+      end
+      tag = tostring(props['delivery_tag'])
+    end
+  end
+  if tag then
+    tags[#tags + 1] = tag
+    entries[#entries + 1] = tag
+    entries[#entries + 1] = '[' .. m .. ', ' .. ex .. ', ' .. rk .. ']'
+    scores[#scores + 1] = score
+    scores[#scores + 1] = tag
+  end
+end
+for i = 3, #ARGV do record(ARGV[i]) end
 local taken = 0
 for i = 4, #KEYS do
   if taken >= limit then break end
@@ -38,30 +68,7 @@ for i = 4, #KEYS do
     end
   end
   for _, m in ipairs(popped or {}) do
-    local tag, ex, rk = only(m, 'delivery_tag'), only(m, 'exchange'), only(m, 'routing_key')
-    if tag and ex and rk then
-      ex, rk = '"' .. ex .. '"', '"' .. rk .. '"'
-    else
-      -- Not the usual layout: read it properly (slower).
-      tag, ex, rk = nil, '""', '""'
-      local decoded, env = pcall(cjson.decode, m)
-      if decoded and type(env) == 'table' and type(env['properties']) == 'table' and env['properties']['delivery_tag'] then
-        local props = env['properties']
-        local info = props['delivery_info']
-        if type(info) == 'table' then
-          if type(info['exchange']) == 'string' then ex = cjson.encode(info['exchange']) end
-          if type(info['routing_key']) == 'string' then rk = cjson.encode(info['routing_key']) end
-        end
-        tag = tostring(props['delivery_tag'])
-      end
-    end
-    if tag then
-      tags[#tags + 1] = tag
-      entries[#entries + 1] = tag
-      entries[#entries + 1] = '[' .. m .. ', ' .. ex .. ', ' .. rk .. ']'
-      scores[#scores + 1] = score
-      scores[#scores + 1] = tag
-    end
+    record(m)
     out[#out + 1] = KEYS[i]
     out[#out + 1] = m
     taken = taken + 1

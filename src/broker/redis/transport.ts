@@ -267,22 +267,26 @@ export class RedisTransport implements Transport {
     }
   }
 
-  /** @internal Reserves up to `limit` messages from `keys` atomically. */
-  async reserve(keys: readonly string[], limit: number): Promise<Array<[string, string]>> {
-    const flat = await runScript<string[]>(this.client, 'celeriacReserve', keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000);
+  /**
+   * @internal Reserves up to `limit` messages from `keys` atomically, recording as unacked in
+   * the same call the messages `popped` by BRPOP (kombu's order: pop, then record).
+   */
+  async reserve(keys: readonly string[], limit: number, popped: readonly string[] = []): Promise<Array<[string, string]>> {
+    const flat = await runScript<string[]>(
+      this.client,
+      'celeriacReserve',
+      keys.length + 3,
+      UNACKED_KEY,
+      UNACKED_INDEX_KEY,
+      LEASED_KEY,
+      ...keys,
+      limit,
+      Date.now() / 1000,
+      ...popped,
+    );
     const out: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
     return out;
-  }
-
-  /** @internal Records a message taken by BRPOP as unacked (kombu's order: pop, then record). */
-  async recordUnacked(tag: string, payload: string, exchange: string, routingKey: string): Promise<void> {
-    await this.client
-      .multi()
-      .hset(UNACKED_KEY, tag, `[${payload}, ${JSON.stringify(exchange)}, ${JSON.stringify(routingKey)}]`)
-      .zadd(UNACKED_INDEX_KEY, Date.now() / 1000, tag)
-      .sadd(LEASED_KEY, tag)
-      .exec();
   }
 
   /** @internal Starts renewing the leases of held tags. */
