@@ -93,6 +93,8 @@ export class RedisConsumer implements Consumer {
 
   private async run(): Promise<void> {
     let failures = 0;
+    // The last look found the lists empty: block on BRPOP without another reserve call first.
+    let empty = false;
     while (this.active) {
       const want = this.capacity();
       // Refill in batches: with work in flight, wait until a quarter of the window is free
@@ -103,15 +105,16 @@ export class RedisConsumer implements Consumer {
       }
       try {
         const keys = this.keys();
-        const batch = await this.transport.reserve(keys, want);
-        if (batch.length > 0) {
-          this.deliver(batch, undefined);
+        if (!empty) {
+          const batch = await this.transport.reserve(keys, want);
           failures = 0;
-          continue;
+          this.deliver(batch, undefined);
+          empty = batch.length < want;
+          if (batch.length > 0) continue;
         }
         const popped = await this.blocking!.brpop(...keys, 1);
         failures = 0;
-        if (!popped) continue;
+        if (!popped) continue; // still empty
         const [key, payload] = popped;
         if (!this.active) {
           // Cancelled while blocked: put it back where it was.
@@ -122,16 +125,20 @@ export class RedisConsumer implements Consumer {
         // waiting. The message is handed out on the next turn, once ioredis has written that
         // call (its pipeline goes out on setImmediate): a task that blocks the event loop must
         // not hold back its own record. It settles after the call is answered.
-        const reserved = this.transport.reserve(keys, Math.max(0, this.capacity() - 1), [payload]);
+        const limit = Math.max(0, this.capacity() - 1);
+        const reserved = this.transport.reserve(keys, limit, [payload]);
         const recorded = reserved.then(
           () => undefined,
           () => undefined,
         );
         await new Promise<void>((resolve) => setImmediate(resolve));
         this.deliver([[key, payload]], recorded);
-        this.deliver(await reserved, undefined);
+        const more = await reserved;
+        this.deliver(more, undefined);
+        empty = more.length < limit;
       } catch (err) {
         if (!this.active) return;
+        empty = false;
         failures++;
         if (failures === 1 || failures % 20 === 0) {
           this.transport.logger.warn(`redis broker: consuming ${this.queues.join(', ')} failed (${(err as Error).message}); retrying`);
