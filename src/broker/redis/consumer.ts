@@ -121,17 +121,14 @@ export class RedisConsumer implements Consumer {
           await this.transport.client.rpush(key, payload);
           return;
         }
-        // One script call records the popped message as unacked and takes whatever else is
-        // waiting. The message is handed out on the next turn, once ioredis has written that
-        // call (its pipeline goes out on setImmediate): a task that blocks the event loop must
-        // not hold back its own record. It settles after the call is answered.
+        // One script call, written before it returns, records the popped message as unacked and
+        // takes whatever else is waiting; the message settles after that call is answered.
         const limit = Math.max(0, this.capacity() - 1);
         const reserved = this.transport.reserve(keys, limit, [payload]);
         const recorded = reserved.then(
           () => undefined,
           () => undefined,
         );
-        await new Promise<void>((resolve) => setImmediate(resolve));
         this.deliver([[key, payload]], recorded);
         const more = await reserved;
         this.deliver(more, undefined);

@@ -269,21 +269,24 @@ export class RedisTransport implements Transport {
 
   /**
    * @internal Reserves up to `limit` messages from `keys` atomically, recording as unacked in
-   * the same call the messages `popped` by BRPOP (kombu's order: pop, then record).
+   * the same call the messages `popped` by BRPOP (kombu's order: pop, then record). A call with
+   * `popped` is written to the socket before this returns (an explicit pipeline, not ioredis's
+   * automatic one that waits for setImmediate): the caller hands those messages out at once,
+   * and a task that blocks the event loop must not hold back its own record.
    */
   async reserve(keys: readonly string[], limit: number, popped: readonly string[] = []): Promise<Array<[string, string]>> {
-    const flat = await runScript<string[]>(
-      this.client,
-      'celeriacReserve',
-      keys.length + 3,
-      UNACKED_KEY,
-      UNACKED_INDEX_KEY,
-      LEASED_KEY,
-      ...keys,
-      limit,
-      Date.now() / 1000,
-      ...popped,
-    );
+    const client = this.client;
+    const args: [number, ...Array<string | number>] = [keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000, ...popped];
+    let flat: string[];
+    if (popped.length === 0) flat = await runScript<string[]>(client, 'celeriacReserve', ...args);
+    else {
+      const pipeline = client.pipeline();
+      runScript<unknown>(pipeline as unknown as RedisClient, 'celeriacReserve', ...args);
+      const [reply] = (await pipeline.exec()) ?? [];
+      if (!reply) throw new Error('redis broker: the reserve call got no reply');
+      if (reply[0]) throw reply[0];
+      flat = reply[1] as string[];
+    }
     const out: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
     return out;
