@@ -3,6 +3,7 @@
  * of its own; queues bound to fanout exchanges through pub/sub (no acks there, as in kombu).
  */
 import type { Redis as RedisClient } from 'ioredis';
+import type { TransportMessage } from '../../protocol/message.js';
 import type { Consumer, Delivery, DeliveryHandler } from '../port.js';
 import { fromEnvelope, PRIORITY_STEPS, queueOfKey, SEP, type Unpacked } from './envelope.js';
 import type { RedisTransport } from './transport.js';
@@ -171,30 +172,17 @@ export class RedisConsumer implements Consumer {
       void this.transport.client.lpush(UNDECODABLE_KEY, payload).catch(() => undefined);
       return null;
     }
-    const tag = unpacked.deliveryTag;
-    this.held.set(tag, queue);
+    this.held.set(unpacked.deliveryTag, queue);
+    return new RedisDelivery(this, unpacked, queue, recording);
+  }
+
+  /** @internal Settles a held delivery (see {@link RedisDelivery}). */
+  settle(tag: string, queue: string, requeue: boolean, recording: Promise<void> | undefined): Promise<void> {
+    if (!this.held.delete(tag)) return Promise.resolve(); // given back by close()
+    this.wake();
+    const apply = (): Promise<void> => (requeue ? this.transport.restoreTag(tag, queue, true).then(() => undefined) : this.transport.ack(tag));
     // A message from BRPOP is recorded as unacked after the pop: settling waits for that.
-    let settled = false;
-    const apply = (how: 'ack' | 'requeue'): Promise<void> =>
-      how === 'ack' ? this.transport.ack(tag) : this.transport.restoreTag(tag, queue, true).then(() => undefined);
-    const settle = (how: 'ack' | 'requeue'): Promise<void> => {
-      if (settled) return Promise.resolve();
-      settled = true;
-      if (!this.held.delete(tag)) return Promise.resolve(); // given back by close()
-      this.wake();
-      return recording ? recording.then(() => apply(how)) : apply(how);
-    };
-    const delivery: Delivery = {
-      message: unpacked.message,
-      deliveryTag: tag,
-      redelivered: unpacked.redelivered,
-      exchange: unpacked.exchange,
-      routingKey: unpacked.routingKey,
-      queue,
-      ack: () => settle('ack'),
-      reject: (requeue) => settle(requeue ? 'requeue' : 'ack'),
-    };
-    return delivery;
+    return recording ? recording.then(apply) : apply();
   }
 
   private async subscribe(queues: string[]): Promise<void> {
@@ -232,5 +220,42 @@ export class RedisConsumer implements Consumer {
       });
     });
     await sub.psubscribe(...channels.keys());
+  }
+}
+
+/** A message a Redis consumer handed out (a class: one object per message, no closures). */
+class RedisDelivery implements Delivery {
+  readonly message: TransportMessage;
+  readonly deliveryTag: string;
+  readonly redelivered: boolean;
+  readonly exchange: string;
+  readonly routingKey: string;
+  private settled = false;
+
+  constructor(
+    private readonly consumer: RedisConsumer,
+    unpacked: Unpacked,
+    readonly queue: string,
+    private readonly recording: Promise<void> | undefined,
+  ) {
+    this.message = unpacked.message;
+    this.deliveryTag = unpacked.deliveryTag;
+    this.redelivered = unpacked.redelivered;
+    this.exchange = unpacked.exchange;
+    this.routingKey = unpacked.routingKey;
+  }
+
+  ack(): Promise<void> {
+    return this.settle(false);
+  }
+
+  reject(requeue: boolean): Promise<void> {
+    return this.settle(requeue);
+  }
+
+  private settle(requeue: boolean): Promise<void> {
+    if (this.settled) return Promise.resolve();
+    this.settled = true;
+    return this.consumer.settle(this.deliveryTag, this.queue, requeue, this.recording);
   }
 }
