@@ -81,6 +81,8 @@ export interface ChordStore {
 export interface ResultBackend {
   /** Atomic chord counting, when the backend can do it. */
   readonly chords?: ChordStore | undefined;
+  /** Why this backend cannot run chords at all, when it cannot (rpc://: results live in one client). */
+  readonly chordsUnsupported?: string;
   /** Driver name for logs. */
   readonly driver: string;
   connect(): Promise<void>;

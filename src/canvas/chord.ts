@@ -100,9 +100,7 @@ export class Chord<R = unknown> extends Signature<R> {
     const headerResult = header.freeze(groupId);
     const bodyDict: SignatureDict = { ...body.toJSON(), chord_size: header.tasks.length };
     const backend = await app.getBackend();
-    if (backend.driver === 'rpc') {
-      throw new ImproperlyConfigured('the rpc:// result backend does not support chords (a group followed by more steps is one); use redis://, a db+ URL or memcached');
-    }
+    if (backend.chordsUnsupported) throw new ImproperlyConfigured(backend.chordsUnsupported);
     if (backend.chords) {
       await backend.chords.prepare(groupId, headerResult.results.map((r) => r.id));
     } else {

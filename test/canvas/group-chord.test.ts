@@ -215,6 +215,18 @@ describe('chords', () => {
       await assert.rejects(bad.get({ timeout: 10 }), ChordError);
     });
   });
+
+  it('are refused, before anything is sent, by a backend that cannot run them (rpc://)', async () => {
+    const { app } = testApp({ backend: 'rpc://' });
+    const { add, tsum } = mathTasks(app);
+    try {
+      await assert.rejects(chord([add.s(1, 2)], tsum.s()).applyAsync(), (err: Error) => err.name === 'ImproperlyConfigured' && /rpc:\/\/ result backend does not support chords/.test(err.message));
+      const transport = await app.getTransport();
+      assert.equal(await transport.size(app.conf.taskDefaultQueue), 0, 'no header task was sent');
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('map, starmap and chunks', () => {

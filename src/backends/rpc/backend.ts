@@ -19,6 +19,8 @@ import type { BackendClient, BackendOptions, GroupMeta, ResultBackend, ResultDes
 /** The RPC result backend. */
 export class RpcBackend implements ResultBackend {
   readonly driver = 'rpc';
+  readonly chordsUnsupported =
+    'the rpc:// result backend does not support chords (a group followed by more steps is one); use redis://, a db+ URL or memcached';
   private readonly client: BackendClient;
   private readonly results = new Map<string, TaskMeta>();
   private readonly waiters = new Map<string, Set<() => void>>();
