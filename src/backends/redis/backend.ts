@@ -136,7 +136,9 @@ class RedisStore implements KeyValueStore {
    */
   private listen(key: string, onChange: (value?: string) => void): { sub: RedisClient; fresh: boolean; unsubscribe: () => void } {
     if (!this.subscriber) {
-      const sub = this.redis.duplicate();
+      // Subscriptions go out as they come (with their GET in an explicit pipeline): ioredis's
+      // automatic pipelining would only add its cost.
+      const sub = this.redis.duplicate({ enableAutoPipelining: false });
       sub.on('error', () => undefined);
       sub.on('message', (channel: string, message: string) => {
         for (const cb of this.listeners.get(channel) ?? []) cb(message);

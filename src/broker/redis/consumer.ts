@@ -39,7 +39,8 @@ export class RedisConsumer implements Consumer {
     const fanout = this.queues.filter((q) => this.transport.fanoutQueues.has(q));
     if (fanout.length > 0) await this.subscribe(fanout);
     if (this.listQueues.length > 0) {
-      this.blocking = this.transport.client.duplicate();
+      // One command at a time (BRPOP): ioredis's automatic pipelining would only add its cost.
+      this.blocking = this.transport.client.duplicate({ enableAutoPipelining: false });
       this.blocking.on('error', () => undefined);
       this.loop = this.run();
     }
@@ -186,7 +187,7 @@ export class RedisConsumer implements Consumer {
   }
 
   private async subscribe(queues: string[]): Promise<void> {
-    const sub = this.transport.client.duplicate();
+    const sub = this.transport.client.duplicate({ enableAutoPipelining: false });
     sub.on('error', () => undefined);
     this.subscriber = sub;
     const channels = new Map<string, string>();
