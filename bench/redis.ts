@@ -19,7 +19,7 @@ const { RedisTransport } = redisDriver;
 const N = envNumber('BENCH_N', 10000);
 const CALLS = envNumber('BENCH_CALLS', 500);
 const CONCURRENCY = envNumber('BENCH_CONCURRENCY', 32);
-const ROUNDS = envNumber('BENCH_ROUNDS', 3);
+const ROUNDS = envNumber('BENCH_ROUNDS', 5);
 const DB = { celeriac: 10, bullmq: 11, celery: 12 };
 const url = (db: number): string => `redis://127.0.0.1:6379/${db}`;
 const PYTHON = '/usr/bin/python3';
