@@ -49,6 +49,27 @@ describe('redis broker', async () => {
     }
   });
 
+  it('parks a message it cannot read in celeriac.undecodable, drops its unacked record, and goes on delivering', { skip }, async () => {
+    const t = await fresh();
+    try {
+      // Tag, exchange and routing key in plain sight (the reserve script records it), but no body.
+      const bad = JSON.stringify({ body: 5, properties: { delivery_tag: 'bad-1', delivery_info: { exchange: '', routing_key: 'q' } } });
+      await t.client.lpush('q', bad);
+      await t.publish(sampleMessage('good'), { exchange: '', routingKey: 'q' });
+      const inbox = new Inbox();
+      await t.consume(['q'], inbox.handler, { prefetch: 4 });
+      const [d] = await inbox.waitFor(1);
+      assert.equal(textOf(d!), 'good');
+      await d!.ack();
+      await sleep(100);
+      assert.deepEqual(await t.client.lrange('celeriac.undecodable', 0, -1), [bad]);
+      assert.equal(await t.client.hexists('unacked', 'bad-1'), 0, 'no unacked record left to restore');
+      assert.equal(await t.client.zscore('unacked_index', 'bad-1'), null);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('resumes consuming after its connections are killed, losing nothing', { skip, timeout: 30_000 }, async () => {
     const t = await fresh();
     await t.close();

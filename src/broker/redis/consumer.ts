@@ -10,6 +10,8 @@ import type { RedisTransport } from './transport.js';
 
 /** Most messages reserved at once without a prefetch limit. */
 const UNLIMITED_BATCH = 100;
+/** A delivery tag as the reserve script finds one in a message's text. */
+const TAG_IN_TEXT = /"delivery_tag"\s*:\s*"([^"\\]*)"/;
 /** Where messages that are not kombu envelopes are parked for inspection. */
 export const UNDECODABLE_KEY = 'celeriac.undecodable';
 
@@ -171,6 +173,10 @@ export class RedisConsumer implements Consumer {
         `redis broker: a message in queue ${queue} is not a kombu envelope (${(err as Error).message}); parked in ${UNDECODABLE_KEY}`,
       );
       void this.transport.client.lpush(UNDECODABLE_KEY, payload).catch(() => undefined);
+      // The reserve script may have recorded it as unacked (it finds the tag by plain search):
+      // drop that record, or the restore would bring the message back to be parked again.
+      const tag = TAG_IN_TEXT.exec(payload)?.[1];
+      if (tag) void (recording ?? Promise.resolve()).then(() => this.transport.ack(tag));
       return null;
     }
     this.held.set(unpacked.deliveryTag, queue);
