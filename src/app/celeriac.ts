@@ -361,16 +361,19 @@ export class Celeriac implements CanvasApp, ResultContext {
 
   /** The backend a task stores into: its own `backend` option, else the app's. */
   backendForTask(task: Task): Promise<ResultBackend> {
-    if (task.backend === undefined) return this.getBackend();
-    if (typeof task.backend === 'string') return this.backendFor(task.backend);
-    return Promise.resolve(task.backend);
+    const own = this.taskBackend(task);
+    return typeof own === 'object' && own !== null ? Promise.resolve(own) : this.backendFor(own);
   }
 
   /** @internal The backend of `task` if it is connected already (the worker's fast path), else undefined. */
   connectedBackendForTask(task: Task): ResultBackend | undefined {
-    if (task.backend === undefined) return this.connectedBackends.get(this.conf.resultBackend ?? '');
-    if (typeof task.backend === 'string') return this.connectedBackends.get(task.backend);
-    return task.backend;
+    const own = this.taskBackend(task);
+    return typeof own === 'object' && own !== null ? own : this.connectedBackends.get(own ?? '');
+  }
+
+  /** A task's backend: the object it carries, or the URL of one this app opens (null: none). */
+  private taskBackend(task: Task): ResultBackend | string | null {
+    return task.backend === undefined ? this.conf.resultBackend : task.backend;
   }
 
   private backendFor(url: string | null): Promise<ResultBackend> {

@@ -122,13 +122,12 @@ export interface KeyValueStore {
    * notify; Redis batches the records of many finishing tasks into one script call.
    */
   setAndPublish?(key: string, value: string, ttlSeconds: number | null): Promise<void>;
-  /** Subscribes to changes of `key` (given the new value when the store publishes it); returns an unsubscribe function. */
-  subscribe?(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>>;
   /**
-   * `subscribe`, and the value of `key` read after the subscription took effect, in one round
-   * trip where the store can (null: no such key).
+   * Subscribes to changes of `key` (given the new value when the store publishes it). A store
+   * that can read the key in the same round trip, after the subscription took effect, returns
+   * that `value` too (null: no such key).
    */
-  subscribeAndGet?(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe: () => Promise<void>; value: string | null }>;
+  subscribe?(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe(): Promise<void>; value?: string | null }>;
   /** Atomically increments an integer key (created at 0), returning the new value. */
   incr?(key: string, ttlSeconds: number | null): Promise<number>;
   connect(): Promise<void>;
@@ -232,17 +231,14 @@ export class KeyValueBackend implements ResultBackend {
 
   waitFor(taskId: string, options?: WaitOptions): Promise<TaskMeta> {
     const get = (id: string): Promise<TaskMeta> => this.getTaskMeta(id);
-    const store = this.store;
-    if (store.subscribeAndGet) {
-      const subscribe = async (id: string, cb: (value?: string) => void): Promise<Subscription> => {
-        const { unsubscribe, value } = await store.subscribeAndGet!(TASK_KEY_PREFIX + id, cb);
-        return { unsubscribe, current: value === null ? pendingMeta(id) : (fromJson(value) as TaskMeta) };
-      };
-      return waitWithNotifications(get, subscribe, taskId, options);
-    }
-    const sub = store.subscribe?.bind(store);
+    const sub = this.store.subscribe?.bind(this.store);
     if (!sub) return pollUntilReady(get, taskId, options);
-    return waitWithNotifications(get, async (id, cb) => ({ unsubscribe: await sub(TASK_KEY_PREFIX + id, cb) }), taskId, options);
+    const subscribe = async (id: string, cb: (value?: string) => void): Promise<Subscription> => {
+      const { unsubscribe, value } = await sub(TASK_KEY_PREFIX + id, cb);
+      if (value === undefined) return { unsubscribe };
+      return { unsubscribe, current: value === null ? pendingMeta(id) : (fromJson(value) as TaskMeta) };
+    };
+    return waitWithNotifications(get, subscribe, taskId, options);
   }
 
   async forget(taskId: string): Promise<void> {

@@ -80,6 +80,11 @@ interface Running {
   kill(result: JobResult): void;
 }
 
+/** The result of a run that failed outside the trace (which never throws). */
+function lost(err: unknown): JobResult {
+  return { kind: 'lost', reason: err instanceof Error ? err : new Error(String(err)) };
+}
+
 /** The job's abort controller, made on first use. */
 function controllerOf(r: Running): AbortController {
   return (r.controller ??= new AbortController());
@@ -153,10 +158,10 @@ export class AsyncPool implements Pool {
         job.started();
         this.runner(job.task, job.request).then(
           (outcome) => end({ kind: 'done', outcome }),
-          (err: unknown) => end({ kind: 'lost', reason: err instanceof Error ? err : new Error(String(err)) }),
+          (err: unknown) => end(lost(err)),
         );
       } catch (err) {
-        end({ kind: 'lost', reason: err instanceof Error ? err : new Error(String(err)) });
+        end(lost(err));
       }
     });
   }

@@ -131,16 +131,19 @@ function secondsSince(started: number): number {
   return (performance.now() - started) / 1000;
 }
 
+/** Writes the running task's own record (extended as the task or app says) where its sender waits. */
+function storeOwn(backend: ResultBackend, task: Task, request: Request, app: Celeriac, status: string, result: unknown, traceback: string | null): Promise<void> {
+  const extended = task.resultExtended ?? app.conf.resultExtended;
+  return backend.storeResult(buildMeta(request.id ?? '', status, result, traceback, request, { extended }), destinationOf(request));
+}
+
 /** Stores a state of the running task; a failure to store is logged, not thrown. */
 async function storeState(task: Task, request: Request, ctx: TraceContext, log: Logger, status: string, result: unknown, traceback: string | null): Promise<void> {
   if (!ctx.store) return;
-  const id = request.id ?? '';
   try {
-    const backend = task.connectedBackend() ?? (await task.getBackend());
-    const extended = task.resultExtended ?? ctx.app.conf.resultExtended;
-    await backend.storeResult(buildMeta(id, status, result, traceback, request, { extended }), destinationOf(request));
+    await storeOwn(await task.getBackend(), task, request, ctx.app, status, result, traceback);
   } catch (err) {
-    log.error({ err }, `could not store state ${status} of task ${id}`);
+    log.error({ err }, `could not store state ${status} of task ${request.id ?? ''}`);
   }
 }
 
@@ -216,9 +219,9 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
     }
     const ignoreResult = request.ignoreResult || (task.ignoreResult ?? app.conf.taskIgnoreResult);
     if (!ignoreResult && ctx.store) {
+      // The connected backend without a promise job: this path runs once per task.
       const backend = task.connectedBackend() ?? (await task.getBackend());
-      const extended = task.resultExtended ?? app.conf.resultExtended;
-      await backend.storeResult(buildMeta(id, States.SUCCESS, retval, null, request, { extended }), destinationOf(request));
+      await storeOwn(backend, task, request, app, States.SUCCESS, retval, null);
       if (request.chord) await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
     }
   } catch (err) {
@@ -257,11 +260,10 @@ export async function recordFailure(
   const einfo = einfoOf(error);
   const ignoreResult = request.ignoreResult || (task.ignoreResult ?? app.conf.taskIgnoreResult);
   if (ctx.store && (!ignoreResult || (task.storeErrorsEvenIfIgnored ?? app.conf.taskStoreErrorsEvenIfIgnored))) {
-    const extended = task.resultExtended ?? app.conf.resultExtended;
     const serialized = serializeError(error);
     try {
       const backend = await task.getBackend();
-      await backend.storeResult(buildMeta(id, state, serialized, einfo.traceback, request, { extended }), destinationOf(request));
+      await storeOwn(backend, task, request, app, state, serialized, einfo.traceback);
       if (request.chord) await reportChordPart(app, backend, request, state, serialized, log);
       // The steps after a failed one will never run: mark them failed too, so waiting on the
       // chain's final result ends with this error instead of hanging.

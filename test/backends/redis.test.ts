@@ -7,8 +7,17 @@ import { serviceSkip } from '../helpers/services.js';
 
 const URL = 'redis://127.0.0.1:6379/9';
 
-function backend(): RedisBackend {
-  return new RedisBackend({ url: URL, expiresSeconds: 60, backendOptions: {} });
+/** Runs `fn` with two connected backends on the same Redis: one waits, one writes. */
+async function withPair(fn: (waiter: RedisBackend, writer: RedisBackend) => Promise<void>): Promise<void> {
+  const [waiter, writer] = [0, 1].map(() => new RedisBackend({ url: URL, expiresSeconds: 60, backendOptions: {} })) as [RedisBackend, RedisBackend];
+  await waiter.connect();
+  await writer.connect();
+  try {
+    await fn(waiter, writer);
+  } finally {
+    await waiter.close();
+    await writer.close();
+  }
 }
 
 /** The backend's subscriber connection, made by its first wait. */
@@ -22,11 +31,7 @@ describe('redis backend waits', async () => {
   const skip = await serviceSkip('redis');
 
   it('reads the record on the subscribed connection: a result stored before the wait is seen at once, one stored after is notified', { skip }, async () => {
-    const waiter = backend();
-    const writer = backend();
-    await waiter.connect();
-    await writer.connect();
-    try {
+    await withPair(async (waiter, writer) => {
       const id = `wait-${process.pid}-${Date.now()}`;
       await writer.storeResult(buildMeta(`${id}-a`, 'SUCCESS', 1, null, null));
       assert.equal((await waiter.waitFor(`${id}-a`, { timeoutMs: 2000 })).result, 1);
@@ -48,18 +53,11 @@ describe('redis backend waits', async () => {
       assert.deepEqual(await channels(), [`celery-task-meta-${id}-d`], 'only the channel still waited on stays subscribed');
       await writer.storeResult(buildMeta(`${id}-d`, 'SUCCESS', 4, null, null));
       assert.equal((await stillWaiting).result, 4);
-    } finally {
-      await waiter.close();
-      await writer.close();
-    }
+    });
   });
 
   it('falls back to the command connection where a subscribed connection takes no GET (RESP2)', { skip }, async () => {
-    const waiter = backend();
-    const writer = backend();
-    await waiter.connect();
-    await writer.connect();
-    try {
+    await withPair(async (waiter, writer) => {
       const id = `resp2-${process.pid}-${Date.now()}`;
       await assert.rejects(waiter.waitFor(`${id}-warmup`, { timeoutMs: 50 }), /timed out/);
       const sub = subscriberOf(waiter);
@@ -80,9 +78,6 @@ describe('redis backend waits', async () => {
       await writer.storeResult(buildMeta(`${id}-a`, 'SUCCESS', 'stored', null, null));
       assert.equal((await waiter.waitFor(`${id}-a`, { timeoutMs: 2000 })).result, 'stored');
       assert.equal(refused, 1, 'the subscribed connection was asked first');
-    } finally {
-      await waiter.close();
-      await writer.close();
-    }
+    });
   });
 });

@@ -43,10 +43,12 @@ class MemoryStore implements KeyValueStore {
     return next;
   }
 
-  async subscribe(key: string, onChange: () => void): Promise<() => Promise<void>> {
+  async subscribe(key: string, onChange: () => void): Promise<{ unsubscribe(): Promise<void> }> {
     this.events.on(key, onChange);
-    return async () => {
-      this.events.off(key, onChange);
+    return {
+      unsubscribe: async () => {
+        this.events.off(key, onChange);
+      },
     };
   }
 }

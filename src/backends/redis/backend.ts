@@ -100,32 +100,21 @@ class RedisStore implements KeyValueStore {
     await runScript<number>(this.redis, 'celeriacStoreReady', records.length, ...args);
   }
 
-  async subscribe(key: string, onChange: (value?: string) => void): Promise<() => Promise<void>> {
-    const { sub, fresh, unsubscribe } = this.listen(key, onChange);
-    try {
-      if (fresh) await sub.subscribe(key);
-    } catch (err) {
-      unsubscribe();
-      throw err;
-    }
-    return async () => unsubscribe();
-  }
-
-  async subscribeAndGet(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe: () => Promise<void>; value: string | null }> {
+  async subscribe(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe(): Promise<void>; value: string | null }> {
     const { sub, fresh, unsubscribe } = this.listen(key, onChange);
     let read: [Error | null, unknown] | undefined;
     try {
       // On RESP3 (ioredis's default, Redis 6+) a subscribed connection still answers commands,
       // in order: a GET written with the SUBSCRIBE sees whatever the subscription would miss.
-      if (fresh) [, read] = ((await sub.pipeline().subscribe(key).get(key).exec()) ?? []) as Array<[Error | null, unknown]>;
-      else read = await sub.get(key).then((v) => [null, v] as [null, string | null], (err: Error) => [err, null] as [Error, null]);
-      if (fresh && !read) throw new Error(`could not subscribe to ${key}`);
+      const replies = fresh ? await sub.pipeline().subscribe(key).get(key).exec() : [await sub.get(key).then((v) => [null, v], (err: Error) => [err, null])];
+      read = replies?.at(-1) as [Error | null, unknown] | undefined;
+      if (!read) throw new Error(`could not subscribe to ${key}`);
     } catch (err) {
       unsubscribe();
       throw err;
     }
     // RESP2 (older Redis): a subscribed connection takes no GET; read on the command connection.
-    const value = read && !read[0] ? (read[1] as string | null) : await this.get(key);
+    const value = read[0] ? await this.get(key) : (read[1] as string | null);
     return { unsubscribe: async () => unsubscribe(), value };
   }
 

@@ -21,7 +21,7 @@
  * connectTimeout (s, 10), publishTimeout (s, 30: how long a publish waits for an unreachable
  * Redis before failing with OperationalError), leases (true).
  */
-import type { Redis as RedisClient } from 'ioredis';
+import type { ChainableCommander, Redis as RedisClient } from 'ioredis';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
@@ -52,10 +52,12 @@ import { ACK_SCRIPT, PUBLISH_DIRECT_SCRIPT, RESERVE_SCRIPT } from './scripts.js'
 
 /**
  * @internal Calls a Lua script registered on `client` with `defineCommand` under `name` (without
- * a fixed key count: `numKeys` comes first, as with EVALSHA).
+ * a fixed key count: `numKeys` comes first, as with EVALSHA). On a pipeline it queues the call.
  */
-export function runScript<T>(client: RedisClient, name: string, numKeys: number, ...args: Array<string | number>): Promise<T> {
-  const command = (client as unknown as Record<string, (numKeys: number, ...args: Array<string | number>) => Promise<T>>)[name];
+export function runScript<T>(client: RedisClient, name: string, numKeys: number, ...args: Array<string | number>): Promise<T>;
+export function runScript(client: ChainableCommander, name: string, numKeys: number, ...args: Array<string | number>): ChainableCommander;
+export function runScript(client: RedisClient | ChainableCommander, name: string, numKeys: number, ...args: Array<string | number>): unknown {
+  const command = (client as unknown as Record<string, (numKeys: number, ...args: Array<string | number>) => unknown>)[name];
   if (typeof command !== 'function') throw new Error(`redis script ${name} is not defined on this connection`);
   return command.call(client, numKeys, ...args);
 }
@@ -280,9 +282,7 @@ export class RedisTransport implements Transport {
     let flat: string[];
     if (popped.length === 0) flat = await runScript<string[]>(client, 'celeriacReserve', ...args);
     else {
-      const pipeline = client.pipeline();
-      runScript<unknown>(pipeline as unknown as RedisClient, 'celeriacReserve', ...args);
-      const [reply] = (await pipeline.exec()) ?? [];
+      const [reply] = (await runScript(client.pipeline(), 'celeriacReserve', ...args).exec()) ?? [];
       if (!reply) throw new Error('redis broker: the reserve call got no reply');
       if (reply[0]) throw reply[0];
       flat = reply[1] as string[];
