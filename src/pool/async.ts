@@ -1,6 +1,9 @@
 /**
  * The async pool (default): up to `limit` executions at once on the worker's event loop, for
- * I/O-bound tasks. A job stopped by force (hard time limit, revoke with terminate) is abandoned:
+ * I/O-bound tasks. The limit bounds the tasks' own code: once a task's code has returned and only
+ * its result is being written, its slot goes to the next task (at most `limit` runs at a time are
+ * in that state; past that a finishing run keeps its slot), so the backend's round trip does not
+ * leave the pool idle. A job stopped by force (hard time limit, revoke with terminate) is abandoned:
  * its signal aborts and its slot is freed, but JavaScript cannot stop code that ignores the
  * signal; use the process pool where a hard stop must be real. CPU-bound code blocks the loop and
  * belongs in the process or threads pool too.
@@ -9,9 +12,13 @@ import type { Request } from '../task/request.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
 import type { JobResult, Pool, PoolJob, TraceRunner } from './port.js';
 
-/** A counting semaphore handing out slots in arrival order. */
+/**
+ * A counting semaphore handing out slots in arrival order. A holder may lend its slot out while
+ * it finishes (see {@link Slots.lend}); `join()` waits for lent slots to come back too.
+ */
 export class Slots {
   private used = 0;
+  private lent = 0;
   private readonly queue: Array<() => void> = [];
   private idle: Deferred<void> | undefined;
 
@@ -58,15 +65,36 @@ export class Slots {
     this.used--;
     const next = this.used < this.size ? this.queue.shift() : undefined;
     if (next) next();
-    else if (this.used === 0 && this.idle) {
+    else this.checkIdle();
+  }
+
+  /**
+   * Frees a held slot for the next waiter while its holder finishes, if fewer than `limit` slots
+   * are lent out already; the holder ends with {@link Slots.returnLent} instead of `release()`.
+   */
+  lend(): boolean {
+    if (this.lent >= this.size) return false;
+    this.lent++;
+    this.release();
+    return true;
+  }
+
+  /** The end of a holder whose slot was lent out. */
+  returnLent(): void {
+    this.lent--;
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.used === 0 && this.lent === 0 && this.idle) {
       this.idle.resolve();
       this.idle = undefined;
     }
   }
 
-  /** Resolves when no slot is used and nobody waits. */
+  /** Resolves when no slot is used or lent and nobody waits. */
   join(): Promise<void> {
-    if (this.used === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.used === 0 && this.lent === 0 && this.queue.length === 0) return Promise.resolve();
     this.idle ??= deferred<void>();
     return this.idle.promise;
   }
@@ -96,9 +124,11 @@ export class AsyncPool implements Pool {
   private readonly slots: Slots;
   private readonly running = new Map<string, Running>();
 
+  /** @param lendSlots free a run's slot once its task's code returned (see the file header). */
   constructor(
     limit: number,
     private readonly runner: TraceRunner,
+    private readonly lendSlots = true,
   ) {
     this.slots = new Slots(limit);
   }
@@ -144,15 +174,18 @@ export class AsyncPool implements Pool {
     }
     return new Promise<JobResult>((resolve) => {
       let ended = false;
+      let lent = false;
       const end = (result: JobResult): void => {
         if (ended) return;
         ended = true;
         this.running.delete(id);
-        this.slots.release();
+        if (lent) this.slots.returnLent();
+        else this.slots.release();
         resolve(result);
       };
       const entry: Running = { request: job.request, controller: undefined, kill: end };
       job.request.lazySignal(() => controllerOf(entry).signal);
+      if (this.lendSlots) job.request.whenBodyReturns(() => (lent = !ended && this.slots.lend()));
       this.running.set(id, entry);
       try {
         job.started();
@@ -192,6 +225,6 @@ export class AsyncPool implements Pool {
 export class SoloPool extends AsyncPool {
   override readonly kind = 'solo';
   constructor(runner: TraceRunner) {
-    super(1, runner);
+    super(1, runner, false);
   }
 }

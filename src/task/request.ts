@@ -111,6 +111,20 @@ export class Request implements RequestFields {
   lazySignal(make: () => AbortSignal): void {
     this.signalSource = make;
   }
+
+  private onBodyReturned: (() => void) | undefined;
+
+  /** @internal Set by a pool that frees the run's slot once the task's own code has returned. */
+  whenBodyReturns(fn: () => void): void {
+    this.onBodyReturned = fn;
+  }
+
+  /** @internal Called by the trace when the task's code returned and only recording is left. */
+  bodyReturned(): void {
+    const fn = this.onBodyReturned;
+    this.onBodyReturned = undefined;
+    fn?.();
+  }
   /**
    * Results of tasks sent from inside this one (Celery's trail), stored as the record's
    * `children`. Each entry is Celery's result tuple form.

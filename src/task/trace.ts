@@ -212,6 +212,8 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
   }
 
   if (request.abandoned) return abandonedOutcome(retval, started);
+  // Only recording is left: the async pool may start the next task's code meanwhile.
+  request.bodyReturned();
 
   try {
     if ((request.callbacks?.length ?? 0) > 0 || (request.chain?.length ?? 0) > 0) {

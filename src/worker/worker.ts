@@ -38,7 +38,7 @@ import { requestFromMessage } from './request-from-message.js';
 export interface WorkerOptions {
   /** Queues to consume. @defaultValue `[task_default_queue]` */
   queues?: readonly string[];
-  /** Tasks at once. @defaultValue `worker_concurrency` */
+  /** Tasks at once (on the async pool: tasks whose own code runs, see src/pool/async.ts). @defaultValue `worker_concurrency` */
   concurrency?: number;
   /** @defaultValue `worker_prefetch_multiplier` */
   prefetchMultiplier?: number;

@@ -97,7 +97,8 @@ class RedisStore implements KeyValueStore {
   private async writeReady(records: ReadyRecord[]): Promise<void> {
     const args: Array<string | number> = records.map((r) => r.key);
     for (const r of records) args.push(r.value, r.ttl);
-    await runScript<number>(this.redis, 'celeriacStoreReady', records.length, ...args);
+    const [reply] = (await runScript(this.redis.pipeline(), 'celeriacStoreReady', records.length, ...args).exec()) ?? [];
+    if (reply?.[0]) throw reply[0];
   }
 
   async subscribe(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe(): Promise<void>; value: string | null }> {
