@@ -81,3 +81,40 @@ describe('redis backend waits', async () => {
     });
   });
 });
+
+describe('redis backend writes', async () => {
+  const skip = await serviceSkip('redis');
+
+  it("writes a turn's ready records in one call per TTL: each key gets its own TTL and its PUBLISH", { skip }, async () => {
+    const backend = new RedisBackend({ url: URL, expiresSeconds: 60, backendOptions: {} });
+    await backend.connect();
+    const store = (backend as unknown as { store: { client: Redis; setAndPublish(k: string, v: string, ttl: number | null): Promise<void> } }).store;
+    const id = `ttl-${process.pid}-${Date.now()}`;
+    const keys = [`${id}-a`, `${id}-b`, `${id}-c`, `${id}-d`];
+    const sub = store.client.duplicate();
+    const heard: string[] = [];
+    sub.on('message', (channel: string, message: string) => heard.push(`${channel}=${message}`));
+    await sub.subscribe(...keys);
+    try {
+      // One turn: records with three different TTLs (none, 60 s, 3600 s) in one batch.
+      await Promise.all([
+        store.setAndPublish(keys[0]!, '"a"', 60),
+        store.setAndPublish(keys[1]!, '"b"', null),
+        store.setAndPublish(keys[2]!, '"c"', 3600),
+        store.setAndPublish(keys[3]!, '"d"', 60),
+      ]);
+      const ttls = await Promise.all(keys.map((k) => store.client.ttl(k)));
+      assert.ok(ttls[0]! > 50 && ttls[0]! <= 60, `a: ${ttls[0]}`);
+      assert.equal(ttls[1], -1, 'b has no TTL');
+      assert.ok(ttls[2]! > 3500 && ttls[2]! <= 3600, `c: ${ttls[2]}`);
+      assert.ok(ttls[3]! > 50 && ttls[3]! <= 60, `d: ${ttls[3]}`);
+      assert.deepEqual(await store.client.mget(...keys), ['"a"', '"b"', '"c"', '"d"']);
+      for (let i = 0; i < 50 && heard.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(heard.sort(), keys.map((k, i) => `${k}="${'abcd'[i]}"`));
+    } finally {
+      sub.disconnect();
+      await store.client.del(...keys);
+      await backend.close();
+    }
+  });
+});

@@ -17,12 +17,14 @@ import { GROUP_KEY_PREFIX, KeyValueBackend, keyTtl, type KeyValueStore } from '.
 import type { BackendOptions, ChordPart, ChordStore } from '../port.js';
 
 /**
- * SET each record (KEYS[i], value ARGV[2i-1], TTL ARGV[2i] seconds, 0 for none), then PUBLISH
- * it on the key's channel: Celery's two commands per record, for a whole batch in one call.
+ * SET each record (KEYS[i], value ARGV[i + 1]) with the batch's TTL (ARGV[1] seconds, 0 for none),
+ * then PUBLISH it on the key's channel: Celery's two commands per record, for a whole batch in one
+ * call.
  */
 const STORE_READY_SCRIPT = `
+local ttl = tonumber(ARGV[1])
 for i = 1, #KEYS do
-  local value, ttl = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  local value = ARGV[i + 1]
   if ttl > 0 then redis.call('SET', KEYS[i], value, 'EX', ttl) else redis.call('SET', KEYS[i], value) end
   redis.call('PUBLISH', KEYS[i], value)
 end
@@ -94,11 +96,20 @@ class RedisStore implements KeyValueStore {
     return this.ready.add({ key, value, ttl: keyTtl(ttlSeconds) });
   }
 
+  /** Writes a turn's records, one script call per TTL (all of them share the backend's, as a rule). */
   private async writeReady(records: ReadyRecord[]): Promise<void> {
-    const args: Array<string | number> = records.map((r) => r.key);
-    for (const r of records) args.push(r.value, r.ttl);
-    const [reply] = (await runScript(this.redis.pipeline(), 'celeriacStoreReady', records.length, ...args).exec()) ?? [];
-    if (reply?.[0]) throw reply[0];
+    const byTtl = new Map<number, ReadyRecord[]>();
+    for (const r of records) {
+      const group = byTtl.get(r.ttl);
+      if (group) group.push(r);
+      else byTtl.set(r.ttl, [r]);
+    }
+    // An explicit pipeline: written to the socket now, not on ioredis's later automatic flush.
+    const pipeline = this.redis.pipeline();
+    for (const group of byTtl.values()) {
+      runScript(pipeline, 'celeriacStoreReady', group.length, ...group.map((r) => r.key), group[0]!.ttl, ...group.map((r) => r.value));
+    }
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
   }
 
   async subscribe(key: string, onChange: (value?: string) => void): Promise<{ unsubscribe(): Promise<void>; value: string | null }> {
