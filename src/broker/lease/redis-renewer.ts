@@ -5,6 +5,7 @@
  * score is what "still held" means on the wire. `ZADD XX` only updates members that exist, so a
  * renewal racing an ack never brings an acked tag back.
  */
+import { redisUrlOptions } from '../redis/url.js';
 import type { LeaseRenewer } from './keeper.js';
 
 /** What the thread needs to open its own connection. */
@@ -21,7 +22,8 @@ const BATCH = 500;
 export async function createRenewer(config: unknown): Promise<LeaseRenewer> {
   const { url, unackedIndexKey = 'unacked_index' } = config as RedisRenewerConfig;
   const { Redis } = await import('ioredis');
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const target = redisUrlOptions(url);
+  const client = new Redis(target.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, ...(target.tls ? { tls: target.tls } : {}) });
   await client.connect();
   return {
     async renew(ids) {

@@ -33,6 +33,7 @@ import { numberOption } from '../options.js';
 import { redactUrl } from '../registry.js';
 import { matchBindings } from '../virtual/exchange.js';
 import { RedisConsumer } from './consumer.js';
+import { redisUrlOptions } from './url.js';
 import {
   bindingEntry,
   bindingKey,
@@ -85,21 +86,33 @@ export async function connectRedis(url: string, timeoutMs: number): Promise<Redi
   } catch (err) {
     throw new ImproperlyConfigured(`the Redis driver needs the ioredis package: npm install ioredis (${(err as Error).message})`);
   }
-  const client = new Redis(url, {
+  const target = redisUrlOptions(url);
+  const client = new Redis(target.url, {
     lazyConnect: true,
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     // Commands issued in the same tick go to Redis as one pipeline (acks, results, publishes).
     enableAutoPipelining: true,
-    ...(url.startsWith('rediss:') ? { tls: {} } : {}),
+    ...(target.tls ? { tls: target.tls } : {}),
   });
-  client.on('error', () => undefined); // reconnects by itself; failures surface on commands
+  // Reconnects by itself; failures surface on commands. The last one names a failed connect's
+  // cause (a TLS certificate that does not verify, a refused connection), which connect() omits.
+  let lastError: Error | undefined;
+  const remember = (err: Error): void => {
+    lastError = err;
+  };
+  client.on('error', remember);
   try {
     await withTimeout(client.connect(), timeoutMs, `Redis at ${redactUrl(url)} unreachable`);
   } catch (err) {
     client.disconnect();
-    throw err instanceof OperationalError ? err : new OperationalError(`Redis at ${redactUrl(url)} unreachable: ${(err as Error).message}`, { cause: err });
+    const cause = lastError ? `: ${lastError.message}` : '';
+    if (err instanceof OperationalError) throw new OperationalError(`${err.message}${cause}`, { cause: lastError ?? err });
+    throw new OperationalError(`Redis at ${redactUrl(url)} unreachable${cause || `: ${(err as Error).message}`}`, { cause: lastError ?? err });
+  } finally {
+    client.off('error', remember);
   }
+  client.on('error', () => undefined);
   return client;
 }
 
