@@ -142,6 +142,7 @@ export class AsyncPool implements Pool {
     this.slots.resize(size);
   }
 
+  /** Runs holding a slot (a finishing run whose slot was lent out is not counted). */
   get active(): number {
     return this.slots.active;
   }
