@@ -14,22 +14,36 @@
  * payload is stored as received (never re-encoded).
  */
 export const RESERVE_SCRIPT = `
--- The string value of key in the JSON text m when the key occurs exactly once and its value
--- needs no unescaping; nil otherwise. Plain finds only: Lua patterns over a whole message cost
--- as much as decoding it. kombu's envelopes have delivery_tag, exchange and routing_key once
--- each, in properties.
-local function only(m, key)
-  local quoted = '"' .. key .. '"'
-  local a, b = string.find(m, quoted, 1, true)
-  if not a or string.find(m, quoted, b + 1, true) then return nil end
-  return string.match(m, '^%s*:%s*"([^"\\\\]*)"', b + 1)
+local find, match, sub = string.find, string.match, string.sub
+local VALUE = '^%s*:%s*"([^"\\\\]*)"'
+-- The string value of the key "<head><probe>" in the JSON text m when the key occurs exactly once
+-- and its value needs no unescaping; nil otherwise. kombu's envelopes have delivery_tag, exchange
+-- and routing_key once each, in properties. Plain finds only (Lua patterns over a whole message
+-- cost as much as decoding it), for the key's tail: its first character is rare in envelopes, so
+-- the search stops at few places, where the head is compared.
+local function only(m, head, probe)
+  local found, init, n = nil, 1, #head
+  while true do
+    local a, b = find(m, probe, init, true)
+    if not a then break end
+    if sub(m, a - n, a - 1) == head then
+      if found then return nil end
+      found = b
+    end
+    init = b + 1
+  end
+  if found then return match(m, VALUE, found + 1) end
+  return nil
 end
-local out, tags, entries, scores = {}, {}, {}, {}
+local out, entries, scores, tags = {}, {}, {}, {}
+local nout, ntags = 0, 0
 local limit, score = tonumber(ARGV[1]), ARGV[2]
 -- Adds message m to the unacked records written at the end (when it has a delivery tag).
 local function record(m)
-  local tag, ex, rk = only(m, 'delivery_tag'), only(m, 'exchange'), only(m, 'routing_key')
-  if tag and ex and rk then
+  local tag = only(m, '"deliver', 'y_tag"')
+  local ex = tag and only(m, '"e', 'xchange"')
+  local rk = ex and only(m, '"routin', 'g_key"')
+  if rk then
     ex, rk = '"' .. ex .. '"', '"' .. rk .. '"'
   else
     -- Not the usual layout: read it properly (slower).
@@ -46,11 +60,12 @@ local function record(m)
     end
   end
   if tag then
-    tags[#tags + 1] = tag
-    entries[#entries + 1] = tag
-    entries[#entries + 1] = '[' .. m .. ', ' .. ex .. ', ' .. rk .. ']'
-    scores[#scores + 1] = score
-    scores[#scores + 1] = tag
+    ntags = ntags + 1
+    tags[ntags] = tag
+    entries[2 * ntags - 1] = tag
+    entries[2 * ntags] = '[' .. m .. ', ' .. ex .. ', ' .. rk .. ']'
+    scores[2 * ntags - 1] = score
+    scores[2 * ntags] = tag
   end
 end
 for i = 3, #ARGV do record(ARGV[i]) end
@@ -67,14 +82,18 @@ for i = 4, #KEYS do
       popped[#popped + 1] = m
     end
   end
-  for _, m in ipairs(popped or {}) do
-    record(m)
-    out[#out + 1] = KEYS[i]
-    out[#out + 1] = m
-    taken = taken + 1
+  if popped then
+    for j = 1, #popped do
+      local m = popped[j]
+      record(m)
+      out[nout + 1] = KEYS[i]
+      out[nout + 2] = m
+      nout = nout + 2
+    end
+    taken = taken + #popped
   end
 end
-if #tags > 0 then
+if ntags > 0 then
   redis.call('HSET', KEYS[1], unpack(entries))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('SADD', KEYS[3], unpack(tags))
