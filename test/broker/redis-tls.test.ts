@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Celeriac, ImproperlyConfigured, OperationalError, silentLogger, Worker } from '../../src/index.js';
 import { RedisTransport } from '../../src/broker/redis/transport.js';
-import { redisUrlOptions } from '../../src/broker/redis/url.js';
+import { redisUrlOptions } from '../../src/broker/redis/connection.js';
 import { servicesRequired } from '../helpers/services.js';
 
 const hasTools = ['redis-server', 'openssl'].every((cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0);
@@ -131,9 +131,9 @@ describe('rediss:// (TLS)', { skip }, () => {
   it('names a bad TLS parameter or an unreadable file', () => {
     assert.throws(() => redisUrlOptions(`${base}?ssl_cert_reqs=maybe`), (err: Error) => err instanceof ImproperlyConfigured && /ssl_cert_reqs.*'maybe'/.test(err.message));
     assert.throws(() => redisUrlOptions(`${base}?ssl_ca_certs=/nonexistent/ca.pem`), (err: Error) => err instanceof ImproperlyConfigured && /\/nonexistent\/ca\.pem/.test(err.message));
-    const { url, tls } = redisUrlOptions(`rediss://:secret@127.0.0.1:${port}/3?ssl_cert_reqs=none&ssl_check_hostname=false&family=4`);
+    const { url, options } = redisUrlOptions(`rediss://:secret@127.0.0.1:${port}/3?ssl_cert_reqs=none&ssl_check_hostname=false&family=4`);
     assert.equal(url, `rediss://:secret@127.0.0.1:${port}/3?family=4`, 'TLS parameters taken out, others kept');
-    assert.equal(tls?.rejectUnauthorized, false);
-    assert.deepEqual(redisUrlOptions('redis://127.0.0.1:6379/0?ssl_cert_reqs=none'), { url: 'redis://127.0.0.1:6379/0?ssl_cert_reqs=none' }, 'plain redis:// is left alone');
+    assert.equal(options.tls?.rejectUnauthorized, false);
+    assert.deepEqual(redisUrlOptions('redis://127.0.0.1:6379/0?ssl_cert_reqs=none'), { url: 'redis://127.0.0.1:6379/0?ssl_cert_reqs=none', options: {} }, 'plain redis:// is left alone');
   });
 });

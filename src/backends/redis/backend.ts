@@ -10,6 +10,7 @@
  * `...t` for size adjustments; the part whose ZADD makes the count reach the size applies the body.
  */
 import type { Redis as RedisClient } from 'ioredis';
+import { sideConnection } from '../../broker/redis/connection.js';
 import { connectRedis, runScript } from '../../broker/redis/transport.js';
 import { fromJson, toJson } from '../../protocol/json.js';
 import { TickBatcher } from '../../utils/batch.js';
@@ -137,10 +138,8 @@ class RedisStore implements KeyValueStore {
    */
   private listen(key: string, onChange: (value?: string) => void): { sub: RedisClient; fresh: boolean; unsubscribe: () => void } {
     if (!this.subscriber) {
-      // Subscriptions go out as they come (with their GET in an explicit pipeline): ioredis's
-      // automatic pipelining would only add its cost.
-      const sub = this.redis.duplicate({ enableAutoPipelining: false });
-      sub.on('error', () => undefined);
+      // Subscriptions go out as they come, each with its GET in an explicit pipeline.
+      const sub = sideConnection(this.redis);
       sub.on('message', (channel: string, message: string) => {
         for (const cb of this.listeners.get(channel) ?? []) cb(message);
       });

@@ -5,7 +5,7 @@
  * score is what "still held" means on the wire. `ZADD XX` only updates members that exist, so a
  * renewal racing an ack never brings an acked tag back.
  */
-import { redisUrlOptions } from '../redis/url.js';
+import { redisUrlOptions } from '../redis/connection.js';
 import type { LeaseRenewer } from './keeper.js';
 
 /** What the thread needs to open its own connection. */
@@ -23,7 +23,7 @@ export async function createRenewer(config: unknown): Promise<LeaseRenewer> {
   const { url, unackedIndexKey = 'unacked_index' } = config as RedisRenewerConfig;
   const { Redis } = await import('ioredis');
   const target = redisUrlOptions(url);
-  const client = new Redis(target.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, ...(target.tls ? { tls: target.tls } : {}) });
+  const client = new Redis(target.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, ...target.options });
   await client.connect();
   return {
     async renew(ids) {

@@ -6,6 +6,7 @@ import type { Redis as RedisClient } from 'ioredis';
 import type { TransportMessage } from '../../protocol/message.js';
 import type { Consumer, Delivery, DeliveryHandler } from '../port.js';
 import { fromEnvelope, PRIORITY_STEPS, queueOfKey, SEP, type Unpacked } from './envelope.js';
+import { sideConnection } from './connection.js';
 import type { RedisTransport } from './transport.js';
 
 /** Most messages reserved at once without a prefetch limit. */
@@ -41,9 +42,7 @@ export class RedisConsumer implements Consumer {
     const fanout = this.queues.filter((q) => this.transport.fanoutQueues.has(q));
     if (fanout.length > 0) await this.subscribe(fanout);
     if (this.listQueues.length > 0) {
-      // One command at a time (BRPOP): ioredis's automatic pipelining would only add its cost.
-      this.blocking = this.transport.client.duplicate({ enableAutoPipelining: false });
-      this.blocking.on('error', () => undefined);
+      this.blocking = sideConnection(this.transport.client);
       this.loop = this.run();
     }
   }
@@ -193,8 +192,7 @@ export class RedisConsumer implements Consumer {
   }
 
   private async subscribe(queues: string[]): Promise<void> {
-    const sub = this.transport.client.duplicate({ enableAutoPipelining: false });
-    sub.on('error', () => undefined);
+    const sub = sideConnection(this.transport.client);
     this.subscriber = sub;
     const channels = new Map<string, string>();
     for (const q of queues) {

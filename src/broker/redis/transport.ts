@@ -33,7 +33,7 @@ import { numberOption } from '../options.js';
 import { redactUrl } from '../registry.js';
 import { matchBindings } from '../virtual/exchange.js';
 import { RedisConsumer } from './consumer.js';
-import { redisUrlOptions } from './url.js';
+import { redisUrlOptions } from './connection.js';
 import {
   bindingEntry,
   bindingKey,
@@ -93,7 +93,7 @@ export async function connectRedis(url: string, timeoutMs: number): Promise<Redi
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     // Commands issued in the same tick go to Redis as one pipeline (acks, results, publishes).
     enableAutoPipelining: true,
-    ...(target.tls ? { tls: target.tls } : {}),
+    ...target.options,
   });
   // Reconnects by itself; failures surface on commands. The last one names a failed connect's
   // cause (a TLS certificate that does not verify, a refused connection), which connect() omits.

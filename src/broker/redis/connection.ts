@@ -1,6 +1,7 @@
 /**
- * Connection settings from a Redis URL. `rediss://` connects over TLS and takes the query
- * parameters redis-py and kombu read, so a Celery URL works here as written:
+ * Redis connections: the settings a URL gives, and side connections for one command at a time.
+ * `rediss://` connects over TLS and takes the query parameters redis-py and kombu read, so a
+ * Celery URL works here as written:
  *
  * | parameter | meaning |
  * |---|---|
@@ -13,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import type { Redis as RedisClient } from 'ioredis';
 import { ImproperlyConfigured } from '../../errors/index.js';
 import { redactUrl } from '../registry.js';
 
@@ -20,8 +22,8 @@ import { redactUrl } from '../registry.js';
 export interface RedisUrlOptions {
   /** The URL without the TLS parameters. */
   url: string;
-  /** TLS settings (`rediss://` only). */
-  tls?: ConnectionOptions;
+  /** Connection options to spread into ioredis's: `tls` for `rediss://`, nothing otherwise. */
+  options: { tls?: ConnectionOptions };
 }
 
 const TLS_PARAMS = ['ssl_cert_reqs', 'ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_check_hostname'] as const;
@@ -39,7 +41,7 @@ function readPem(url: string, param: string, path: string): Buffer {
 
 /** Splits a Redis URL into what ioredis takes: the URL itself and, for `rediss://`, TLS options. */
 export function redisUrlOptions(url: string): RedisUrlOptions {
-  if (!/^rediss:/i.test(url)) return { url };
+  if (!/^rediss:/i.test(url)) return { url, options: {} };
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -62,5 +64,16 @@ export function redisUrlOptions(url: string): RedisUrlOptions {
   const checkHostname = q.get('ssl_check_hostname');
   if (checkHostname !== null && /^(false|0|no)$/i.test(checkHostname)) tls.checkServerIdentity = () => undefined;
   for (const p of TLS_PARAMS) q.delete(p);
-  return { url: parsed.toString(), tls };
+  return { url: parsed.toString(), options: { tls } };
+}
+
+/**
+ * @internal A connection of its own next to `client` (same server and options), for one command
+ * at a time (BRPOP, SUBSCRIBE): without ioredis's automatic pipelining, which would only add its
+ * cost there. It reconnects by itself; its errors surface on its commands.
+ */
+export function sideConnection(client: RedisClient): RedisClient {
+  const side = client.duplicate({ enableAutoPipelining: false });
+  side.on('error', () => undefined);
+  return side;
 }
