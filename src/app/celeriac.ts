@@ -109,7 +109,7 @@ export class Celeriac implements CanvasApp, ResultContext {
       ...(broker !== undefined ? { brokerUrl: broker } : {}),
       ...(backend !== undefined ? { resultBackend: backend } : {}),
     });
-    this.logger = logger ?? createLogger();
+    this.logger = logger ?? createLogger({ format: this.conf.logFormat });
     this.genTaskName = genTaskName ?? ((name, module) => (module ? `${module}.${name}` : name));
     this.router = new Router(this.conf);
     this.producer = new Producer(this.conf, this.router, () => this.codecs, () => this.getTransport(), this.oid);

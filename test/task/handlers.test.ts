@@ -98,7 +98,7 @@ describe('the task logger', () => {
       const info = log.grep('Adding 5');
       assert.equal(info.length, 1);
       assert.match(info[0]!, new RegExp(`INFO/tasks\\] tasks\\.chatty\\[${r.id}\\]: Adding 5`));
-      assert.match(log.grep('careful')[0]!, new RegExp(`WARN/tasks\\] tasks\\.chatty\\[${r.id}\\]: careful extra=1`));
+      assert.match(log.grep('careful')[0]!, new RegExp(`WARNING/tasks\\] tasks\\.chatty\\[${r.id}\\]: careful extra=1`));
     });
   });
 });
