@@ -146,10 +146,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
         ...(opts.concurrency ? { concurrency: positiveInt(opts.concurrency, '--concurrency') } : {}),
         ...(opts.prefetchMultiplier ? { prefetchMultiplier: positiveInt(opts.prefetchMultiplier, '--prefetch-multiplier') } : {}),
       });
-      const removeHandlers = worker.installSignalHandlers();
       await worker.start();
       await worker.done;
-      removeHandlers();
       await app.close();
     });
 

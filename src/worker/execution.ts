@@ -6,7 +6,7 @@
 import type { Celeriac } from '../app/celeriac.js';
 import type { ResultDestination } from '../backends/port.js';
 import type { Delivery } from '../broker/port.js';
-import { SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded } from '../errors/index.js';
+import { SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded, WorkerLostError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { JobResult, Pool, PoolJob } from '../pool/port.js';
 import { serializeError } from '../protocol/exceptions.js';
@@ -89,6 +89,19 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   }
   const started = job.begun;
   if (result.kind === 'skipped') return;
+  if (result.kind === 'abandoned') {
+    // Cold shutdown. An unacknowledged message goes back to the broker when the consumer closes;
+    // one acknowledged already will not come back, so its result says what happened.
+    try {
+      if (!acksLate) {
+        logger.warn(`Task ${task.name}[${id}] abandoned by a cold shutdown; it was acknowledged and will not run again`);
+        await recordFailure(task, request, new WorkerLostError('Worker exited prematurely: cold shutdown.'), { app, logger, store: true });
+      }
+    } finally {
+      if (started) ctx.onFinished(request, task, null);
+    }
+    return;
+  }
   let outcome: TraceOutcome | null = null;
   try {
     if (result.kind === 'done') {

@@ -7,13 +7,14 @@
  * acks after it returns, so a worker that dies mid-task leaves the message to be delivered again.
  * Prefetch is `concurrency × prefetchMultiplier`, raised by one for each task waiting for its ETA.
  *
- * Shutdown: `stop()` (first SIGTERM/SIGINT) stops consuming and waits for running tasks; messages
- * prefetched but not started go back to the broker. `stop({ cold: true })` (second signal) stops
- * running tasks and gives everything unacknowledged back at once.
+ * Shutdown: `stop()` (SIGTERM, first Ctrl-C) stops consuming and waits for running tasks; messages
+ * prefetched but not started go back to the broker. `stop({ cold: true })` (second Ctrl-C, SIGQUIT)
+ * aborts running tasks, abandons those still running after `coldShutdownGrace`, and gives
+ * everything unacknowledged back. Signal handling is in `signals.ts`.
  */
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
-import type { Consumer, Delivery, QueueSpec } from '../broker/port.js';
+import type { Consumer, Delivery, QueueSpec, Transport } from '../broker/port.js';
 import { ContentDisallowed, ImproperlyConfigured, NotRegistered, TaskRevokedError } from '../errors/index.js';
 import { levelEnabled, type Logger } from '../logging/logger.js';
 import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
@@ -33,6 +34,8 @@ import { WorkerEventDispatcher } from '../events/worker-events.js';
 import { watchEventLoop } from './loop-watch.js';
 import { RateLimiter } from './rate-limit.js';
 import { requestFromMessage } from './request-from-message.js';
+import { connectOnStartup, handleWorkerSignals } from './signals.js';
+import { waitAtMost } from '../utils/time.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -76,6 +79,15 @@ export interface WorkerOptions {
   mingle?: boolean;
   /** Publish monitoring events (`-E`). @defaultValue `worker_send_task_events` */
   sendEvents?: boolean;
+  /**
+   * Install Celery's signal handling when started: SIGTERM and the first Ctrl-C stop warm, a second
+   * Ctrl-C or SIGQUIT cold, a third exits at once; once stopped by a signal the app is closed and
+   * the process exits (0 after a warm shutdown, 128 + signal number after a cold one). Pass false
+   * to manage the process yourself. @defaultValue true
+   */
+  handleSignals?: boolean;
+  /** Seconds a cold shutdown lets aborted tasks end before abandoning them. @defaultValue 1 */
+  coldShutdownGrace?: number;
 }
 
 /** The pools a worker can be started with. */
@@ -125,6 +137,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly etaTimers = new Map<string, { timer: NodeJS.Timeout; release(): void }>();
   private drained: Deferred<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private cold: Promise<void> | undefined;
+  private readonly coldAsked = deferred<void>();
+  /** Aborts the wait for the broker at startup when the worker is stopped meanwhile. */
+  private readonly startAbort = new AbortController();
+  private readonly coldShutdownGrace: number;
+  private readonly handleSignals: boolean;
+  private removeSignalHandlers: (() => void) | undefined;
   /** Set once a shutdown begins: tasks not started by then are left for the broker. */
   private closing = false;
   private unsubscribeRevoke: (() => void) | undefined;
@@ -154,6 +173,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.pool = this.makePool(options, concurrency, runner);
     this.rateLimiter = new RateLimiter(app.conf.workerDisableRateLimits);
     this.blockedLoopWarning = options.blockedLoopWarning === undefined ? 2 : options.blockedLoopWarning;
+    this.coldShutdownGrace = options.coldShutdownGrace ?? 1;
+    this.handleSignals = options.handleSignals ?? true;
     if (options.beat) this.beat = new Beat(app, { logger: this.logger, ...(options.beat === true ? {} : options.beat) });
     if (options.remoteControl !== false) {
       this.mailbox = new WorkerMailbox(this, { statedb: options.statedb, mingle: options.mingle ?? !app.conf.brokerUrl.startsWith('memory:') });
@@ -225,7 +246,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Connects and starts consuming. Resolves once the worker is consuming. */
   async start(): Promise<void> {
-    const transport = await this.app.getTransport();
+    if (this.handleSignals) this.removeSignalHandlers ??= handleWorkerSignals(this);
+    let transport: Transport;
+    try {
+      transport = await connectOnStartup(this.app, this.logger, this.startAbort.signal);
+    } catch (err) {
+      if (this.closing) return; // stopped while waiting for the broker
+      throw err;
+    }
     for (const name of this.queues) await transport.declareQueue(this.queueSpec(name));
     await this.pool.start();
     this.unsubscribeRevoke = this.app.onRevoke((id, opts) => this.onRevoke(id, opts.terminate ?? false, opts.signal));
@@ -254,16 +282,39 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * to the broker. Cold: running tasks are stopped and everything unacknowledged goes back.
    */
   stop(options: { cold?: boolean } = {}): Promise<void> {
-    if (options.cold) return this.shutdown(true);
-    this.stopping ??= this.shutdown(false);
+    if (options.cold && !this.cold) {
+      this.cold = this.goCold();
+      this.coldAsked.resolve();
+    }
+    this.stopping ??= this.shutdown();
     return this.stopping;
   }
 
-  private async shutdown(cold: boolean): Promise<void> {
+  /** Whether a cold shutdown was asked for. */
+  get coldShutdown(): boolean {
+    return this.cold !== undefined;
+  }
+
+  /** Aborts running tasks, waits `coldShutdownGrace`, then abandons what still runs. */
+  private async goCold(): Promise<void> {
     this.closing = true;
-    this.logger.info(
-      cold ? `${this.hostname}: cold shutdown` : `${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`,
-    );
+    this.logger.warn(`${this.hostname}: cold shutdown (stopping ${this.active.size} running task(s))`);
+    for (const id of this.active.keys()) this.pool.abort(id, new TaskRevokedError('worker cold shutdown'));
+    if (this.active.size > 0) {
+      this.drained ??= deferred<void>();
+      await waitAtMost(this.drained.promise, this.coldShutdownGrace * 1000);
+    }
+    if (this.active.size > 0) {
+      const names = [...this.active.values()].map((a) => `${a.task.name}[${a.request.id ?? '?'}]`);
+      this.logger.warn(`${this.hostname}: abandoning ${names.length} task(s) still running after ${this.coldShutdownGrace}s: ${names.join(', ')}`);
+    }
+    await this.pool.terminate();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    this.startAbort.abort(new TaskRevokedError('worker stopped'));
+    if (!this.cold) this.logger.info(`${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`);
     this.unsubscribeRevoke?.();
     this.stopLoopWatch?.();
     await this.beat?.stop();
@@ -277,16 +328,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.etaTimers.clear();
     const consumer = this.consumer;
     this.consumer = undefined;
-    if (!cold) {
-      await consumer?.cancel();
-      await this.waitForRunning();
-    } else {
-      for (const id of this.active.keys()) this.pool.abort(id, new TaskRevokedError('worker cold shutdown'));
+    await consumer?.cancel();
+    // A cold shutdown, asked for now or while waiting, ends the wait: it empties the pool, then
+    // gives abandoned tasks a moment to record what happened to them.
+    if (!this.cold) await Promise.race([this.waitForRunning(), this.coldAsked.promise]);
+    if (this.cold) {
+      await this.cold;
+      await waitAtMost(this.waitForRunning(), 2000);
     }
     await consumer?.close();
     for (const c of this.retired.splice(0)) await c.close();
     await this.pool.close();
     await this.events?.stop().catch(() => undefined);
+    this.removeSignalHandlers?.();
     this.emit('worker-shutdown');
     this.stopped.resolve();
   }
@@ -362,25 +416,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const timeout = this.app.conf.workerShutdownTimeout;
     if (timeout === null) return this.drained.promise;
     await Promise.race([this.drained.promise, new Promise((r) => setTimeout(r, timeout * 1000).unref())]);
-  }
-
-  /**
-   * Stops on SIGTERM / SIGINT (warm; a second signal is cold). Returns a function that removes
-   * the handlers.
-   */
-  installSignalHandlers(): () => void {
-    let count = 0;
-    const handler = (signal: NodeJS.Signals): void => {
-      count++;
-      this.logger.info(`${signal} received`);
-      void this.stop({ cold: count > 1 });
-    };
-    process.on('SIGTERM', handler);
-    process.on('SIGINT', handler);
-    return () => {
-      process.off('SIGTERM', handler);
-      process.off('SIGINT', handler);
-    };
   }
 
   private onRevoke(taskId: string, terminate: boolean, signal: NodeJS.Signals | undefined): void {

@@ -365,6 +365,35 @@ export class ChildPool implements Pool {
     return this.idle.promise;
   }
 
+  async terminate(): Promise<void> {
+    this.closing = true;
+    for (const entry of this.queue.splice(0)) entry.result.resolve({ kind: 'skipped' });
+    const exits: Array<Promise<void>> = [];
+    for (const child of [...this.children]) {
+      const jobs = child.jobs;
+      child.jobs = [];
+      for (const entry of jobs) entry.result.resolve(entry.accepted ? { kind: 'abandoned' } : { kind: 'skipped' });
+      if (child.exited) continue;
+      exits.push(this.exited(child, 2000));
+      child.handle.kill('SIGKILL');
+    }
+    await Promise.all(exits);
+    this.checkIdle();
+  }
+
+  /** Resolves when `child` has exited, or after `ms`. */
+  private exited(child: Child, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const started = Date.now();
+      const check = setInterval(() => {
+        if (child.exited || Date.now() - started > ms) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     for (const entry of this.queue.splice(0)) entry.result.resolve({ kind: 'skipped' });
