@@ -15,9 +15,14 @@ export type EventHandlers = Record<string, (event: CeleryEvent) => void>;
 export class EventReceiver {
   private consumer: Consumer | undefined;
 
+  /**
+   * @param options.routingKey which events the queue is bound to: `worker.#` for worker events
+   *   only (gossip). @defaultValue `'#'` (all)
+   */
   constructor(
     private readonly app: Celeriac,
     private readonly handlers: EventHandlers,
+    private readonly options: { routingKey?: string } = {},
   ) {}
 
   /** Starts receiving. */
@@ -30,7 +35,7 @@ export class EventReceiver {
       name,
       exchange: EVENT_EXCHANGE,
       exchangeType: type,
-      routingKey: '#',
+      routingKey: this.options.routingKey ?? '#',
       durable: false,
       autoDelete: true,
       arguments: { 'x-message-ttl': 5000, 'x-expires': 60_000 },

@@ -3,6 +3,7 @@
  * and/or a message, plus `child(bindings)`); the default writes Celery-style lines to stderr.
  * Library code never calls `console.*`: it logs through the logger it was given.
  */
+import { openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 /** Log levels, lowest first. */
@@ -67,7 +68,7 @@ export interface CreateLoggerOptions {
   level?: LogLevel;
   /** @defaultValue `'text'` (or `$CELERIAC_LOG_FORMAT`) */
   format?: LogFormat;
-  /** @defaultValue writes to `process.stderr` */
+  /** @defaultValue appends to the file `$CELERIAC_LOG_FILE` if set (`--logfile`), else writes to `process.stderr` */
   sink?: LogSink;
   /** Fields on every line. */
   bindings?: LogFields;
@@ -132,7 +133,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const envFormat = process.env['CELERIAC_LOG_FORMAT'];
   const format = options.format ?? (envFormat ? parseLogFormat(envFormat) : 'text');
   const render = format === 'json' ? jsonLine : textLine;
-  const sink: LogSink = options.sink ?? ((line) => process.stderr.write(`${line}\n`));
+  const sink: LogSink = options.sink ?? defaultSink();
   const bindings = options.bindings ?? {};
   const threshold = LEVELS[level];
 
@@ -155,6 +156,27 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     isLevelEnabled: (lvl) => LEVELS[lvl] >= threshold,
   };
   return logger;
+}
+
+const fileSinks = new Map<string, LogSink>();
+
+/**
+ * Appends lines to `path` (opened once; each line one synchronous write, so nothing is lost when
+ * the process dies, and lines of several processes appending to one file never interleave).
+ */
+export function fileSink(path: string): LogSink {
+  let sink = fileSinks.get(path);
+  if (!sink) {
+    const fd = openSync(path, 'a');
+    sink = (line) => void writeSync(fd, `${line}\n`);
+    fileSinks.set(path, sink);
+  }
+  return sink;
+}
+
+function defaultSink(): LogSink {
+  const file = process.env['CELERIAC_LOG_FILE'];
+  return file ? fileSink(file) : (line) => process.stderr.write(`${line}\n`);
 }
 
 /** A logger that drops everything. */

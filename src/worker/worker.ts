@@ -35,6 +35,8 @@ import { watchEventLoop } from './loop-watch.js';
 import { RateLimiter } from './rate-limit.js';
 import { requestFromMessage } from './request-from-message.js';
 import { connectOnStartup, handleWorkerSignals } from './signals.js';
+import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
+import { Gossip } from './gossip.js';
 import { waitAtMost } from '../utils/time.js';
 
 /** Options of a worker. */
@@ -77,8 +79,17 @@ export interface WorkerOptions {
   statedb?: string;
   /** At start, learn revoked ids from the running workers. @defaultValue true, except on memory:// */
   mingle?: boolean;
-  /** Publish monitoring events (`-E`). @defaultValue `worker_send_task_events` */
+  /** Publish task events (`-E`). @defaultValue `worker_send_task_events` */
   sendEvents?: boolean;
+  /** Send worker-heartbeat events every 2 s (off: `--without-heartbeat`). @defaultValue true, except on memory:// */
+  heartbeat?: boolean;
+  /** Follow the other workers' events (off: `--without-gossip`); see `gossip.ts`. @defaultValue true, except on memory:// */
+  gossip?: boolean;
+  /**
+   * Grow and shrink the pool with the load (`--autoscale=max,min`): the pool starts with `min`
+   * slots, prefetch is sized for `max`. Not for the solo pool.
+   */
+  autoscale?: AutoscaleOptions;
   /**
    * Install Celery's signal handling when started: SIGTERM and the first Ctrl-C stop warm, a second
    * Ctrl-C or SIGQUIT cold, a third exits at once; once stopped by a signal the app is closed and
@@ -155,6 +166,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly beat: Beat | undefined;
   private readonly mailbox: WorkerMailbox | undefined;
   private readonly events: WorkerEventDispatcher | undefined;
+  /** What this worker knows of the others (undefined with `--without-gossip`). */
+  readonly gossip: Gossip | undefined;
+  private readonly autoscaler: Autoscaler | undefined;
+  private readonly maxConcurrency: number | undefined;
   /** Recently finished tasks, to name the one that blocked the loop after it returned. */
   private readonly recentlyFinished: Array<{ active: ActiveTask; finishedAt: number }> = [];
 
@@ -167,7 +182,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.queues = options.queues && options.queues.length > 0 ? [...options.queues] : [app.conf.taskDefaultQueue];
     this.prefetchMultiplier = options.prefetchMultiplier ?? app.conf.workerPrefetchMultiplier;
     this.logger = (options.logger ?? app.logger).child({ component: 'worker' });
-    const concurrency = options.concurrency ?? app.conf.workerConcurrency;
+    const concurrency = options.autoscale ? options.autoscale.min : (options.concurrency ?? app.conf.workerConcurrency);
     const runner = (task: Task, request: Request): Promise<TraceOutcome> =>
       traceTask(task, request, { app: this.app, logger: this.logger, store: true });
     this.pool = this.makePool(options, concurrency, runner);
@@ -176,10 +191,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.coldShutdownGrace = options.coldShutdownGrace ?? 1;
     this.handleSignals = options.handleSignals ?? true;
     if (options.beat) this.beat = new Beat(app, { logger: this.logger, ...(options.beat === true ? {} : options.beat) });
+    const clustered = !app.conf.brokerUrl.startsWith('memory:');
     if (options.remoteControl !== false) {
-      this.mailbox = new WorkerMailbox(this, { statedb: options.statedb, mingle: options.mingle ?? !app.conf.brokerUrl.startsWith('memory:') });
+      this.mailbox = new WorkerMailbox(this, { statedb: options.statedb, mingle: options.mingle ?? clustered });
     }
-    if (options.sendEvents ?? app.conf.workerSendTaskEvents) this.events = new WorkerEventDispatcher(this);
+    const taskEvents = options.sendEvents ?? app.conf.workerSendTaskEvents;
+    const heartbeat = options.heartbeat ?? clustered;
+    if (options.gossip ?? clustered) this.gossip = new Gossip(app, this.hostname, this.logger);
+    if (taskEvents || heartbeat || this.gossip) this.events = new WorkerEventDispatcher(this, { taskEvents, heartbeat });
+    if (options.autoscale) {
+      this.maxConcurrency = options.autoscale.max;
+      this.autoscaler = new Autoscaler(this.pool, () => this.received.size, this.logger, options.autoscale, () => this.consumer?.setPrefetch(this.prefetch));
+    }
     this.execution = {
       app,
       logger: this.logger,
@@ -241,7 +264,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** The prefetch limit: concurrency × multiplier, plus tasks held for their ETA. */
   get prefetch(): number {
     if (this.prefetchMultiplier === 0) return 0;
-    return this.pool.limit * this.prefetchMultiplier + this.etaTimers.size;
+    return (this.maxConcurrency ?? this.pool.limit) * this.prefetchMultiplier + this.etaTimers.size;
   }
 
   /** Connects and starts consuming. Resolves once the worker is consuming. */
@@ -261,12 +284,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.startedAt = Date.now();
     await this.mailbox?.start();
     await this.events?.start();
+    await this.gossip?.start();
+    this.autoscaler?.start();
     this.beat?.start();
     if (this.blockedLoopWarning !== null) {
       this.stopLoopWatch = watchEventLoop({ thresholdMs: this.blockedLoopWarning * 1000, onBlocked: (ms) => this.onLoopBlocked(ms) });
     }
     this.logger.info(
-      `${this.hostname} ready: ${this.pool.kind} pool, concurrency ${this.pool.limit}, queues ${this.queues.join(', ')}, ` +
+      `${this.hostname} ready: ${this.pool.kind} pool, concurrency ${this.maxConcurrency !== undefined ? `${this.pool.limit} (autoscale up to ${this.maxConcurrency})` : this.pool.limit}, queues ${this.queues.join(', ')}, ` +
         `broker ${transport.driver}, tasks: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
     );
     this.emit('worker-ready');
@@ -317,6 +342,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!this.cold) this.logger.info(`${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`);
     this.unsubscribeRevoke?.();
     this.stopLoopWatch?.();
+    this.autoscaler?.stop();
+    await this.gossip?.stop().catch(() => undefined);
     await this.beat?.stop();
     await this.mailbox?.stop().catch((err: unknown) => this.logger.warn(`remote control: ${(err as Error).message}`));
     this.rateLimiter.clear();
