@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Celeriac, States, WorkerLostError } from '../../src/index.js';
+import { Celeriac, States, TimeLimitExceeded, WorkerLostError, type CeleryEvent } from '../../src/index.js';
 import { servicesRequired } from '../helpers/services.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -168,4 +168,103 @@ describe('the worker process', () => {
       }
     },
   );
+
+  it('--logfile, --log-format json, --pidfile and --time-limit, with the process pool', async () => {
+    const urls = sqliteUrls();
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-flags-'));
+    const logfile = join(dir, 'worker.log');
+    const pidfile = join(dir, 'worker.pid');
+    const flags = ['-P', 'process', '-c', '1', '--logfile', logfile, '--log-format', 'json', '--pidfile', pidfile, '--time-limit', '1'];
+    const worker = cliWorker(urls, flags);
+    try {
+      const logLines = (): string[] => (existsSync(logfile) ? readFileSync(logfile, 'utf8').split('\n').filter(Boolean) : []);
+      const deadline = Date.now() + 30_000;
+      while (!logLines().some((l) => l.includes('ready'))) {
+        assert.ok(Date.now() < deadline, `no ready line in ${logfile}: ${worker.lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(readFileSync(pidfile, 'utf8').trim(), String(worker.child.pid));
+      // A second worker on the same pidfile refuses to start.
+      const second = cliWorker(urls, ['--pidfile', pidfile]);
+      const { code } = await second.exit;
+      assert.equal(code, 1);
+      assert.match(second.lines.join('\n'), new RegExp(`names process ${worker.child.pid}, which is running`));
+      await withClient(urls, async (client) => {
+        const slow = await client.sendTask('proc.stubborn', [5000]);
+        await assert.rejects(slow.get({ timeout: 15 }), TimeLimitExceeded);
+        assert.equal(await (await client.sendTask('proc.add', [1, 2])).get({ timeout: 15 }), 3);
+      });
+      worker.child.kill('SIGTERM');
+      assert.equal((await worker.exit).code, 0);
+      assert.equal(existsSync(pidfile), false, 'the pidfile is removed at exit');
+      const lines = logLines();
+      const records = lines.map((l) => JSON.parse(l) as { level: number; msg: string; component?: string });
+      assert.ok(records.some((r) => r.component?.startsWith('ForkPoolWorker') && /Task proc\.add\[.*\] succeeded/.test(r.msg)), lines.join('\n'));
+      assert.ok(records.some((r) => r.level === 50 && /Hard time limit \(1s\) exceeded/.test(r.msg)), lines.join('\n'));
+      assert.equal(worker.lines.filter((l) => l.startsWith('[')).length, 0, `nothing on stderr but the file: ${worker.lines.join('\n')}`);
+    } finally {
+      worker.child.kill('SIGKILL');
+    }
+  });
+
+  it('-E sends task events; heartbeats by default, none with --without-heartbeat; gossip sees the other worker', async () => {
+    const urls = sqliteUrls();
+    const events: CeleryEvent[] = [];
+    await withClient(urls, async (client) => {
+      const receiver = client.events.receiver({ '*': (e) => events.push(e) });
+      await receiver.start();
+      const a = cliWorker(urls, ['-E', '--without-heartbeat', '-Q', 'only-a', '-n', 'a@test']);
+      const b = cliWorker(urls, ['--without-gossip', '-Q', 'only-b', '-n', 'b@test']);
+      try {
+        await a.waitFor(/ready/);
+        await b.waitFor(/ready/);
+        // b's heartbeats reach a's gossip even if its worker-online came before a listened.
+        await a.waitFor(/gossip: b@test joined/, 10_000);
+        assert.equal(await (await client.sendTask('proc.add', [2, 2], {}, { queue: 'only-a' })).get({ timeout: 10 }), 4);
+        assert.equal(await (await client.sendTask('proc.add', [3, 3], {}, { queue: 'only-b' })).get({ timeout: 10 }), 6);
+        await new Promise((r) => setTimeout(r, 4500));
+        const of = (host: string, type: string): number => events.filter((e) => e.hostname === host && e.type === type).length;
+        const seen = JSON.stringify(events.map((e) => [e.hostname, e.type]));
+        assert.ok(of('b@test', 'worker-heartbeat') >= 1, seen);
+        assert.equal(of('a@test', 'worker-heartbeat'), 0, seen);
+        assert.equal(of('a@test', 'worker-online'), 1, seen);
+        assert.equal(of('a@test', 'task-succeeded'), 1, seen);
+        assert.equal(of('b@test', 'task-succeeded'), 0, `only -E sends task events: ${seen}`);
+        assert.equal(b.lines.filter((l) => l.includes('gossip')).length, 0);
+      } finally {
+        await receiver.stop();
+        a.child.kill('SIGKILL');
+        b.child.kill('SIGKILL');
+      }
+    });
+  });
+
+  it('-D runs the worker in the background with its log in --logfile', async () => {
+    const urls = sqliteUrls();
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-detach-'));
+    const logfile = join(dir, 'w.log');
+    const pidfile = join(dir, 'w.pid');
+    const launcher = cliWorker(urls, ['-D', '--logfile', logfile, '--pidfile', pidfile]);
+    const { code } = await launcher.exit;
+    assert.equal(code, 0, launcher.lines.join('\n'));
+    assert.match(launcher.lines.join('\n'), /worker started in the background \(pid \d+\)/);
+    const deadline = Date.now() + 30_000;
+    while (!(existsSync(logfile) && readFileSync(logfile, 'utf8').includes('ready'))) {
+      assert.ok(Date.now() < deadline, 'the detached worker never got ready');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const pid = Number(readFileSync(pidfile, 'utf8'));
+    try {
+      await withClient(urls, async (client) => {
+        assert.equal(await (await client.sendTask('proc.add', [4, 4])).get({ timeout: 10 }), 8);
+      });
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+    const gone = Date.now() + 10_000;
+    while (existsSync(pidfile)) {
+      assert.ok(Date.now() < gone, 'the detached worker did not stop on SIGTERM');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
 });
