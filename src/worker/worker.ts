@@ -81,7 +81,7 @@ export interface WorkerOptions {
   mingle?: boolean;
   /** Publish task events (`-E`). @defaultValue `worker_send_task_events` */
   sendEvents?: boolean;
-  /** Send worker-heartbeat events every 2 s (off: `--without-heartbeat`). @defaultValue true, except on memory:// */
+  /** Send worker-heartbeat events every 2 s (off: `--without-heartbeat`). @defaultValue true */
   heartbeat?: boolean;
   /** Follow the other workers' events (off: `--without-gossip`); see `gossip.ts`. @defaultValue true, except on memory:// */
   gossip?: boolean;
@@ -196,7 +196,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.mailbox = new WorkerMailbox(this, { statedb: options.statedb, mingle: options.mingle ?? clustered });
     }
     const taskEvents = options.sendEvents ?? app.conf.workerSendTaskEvents;
-    const heartbeat = options.heartbeat ?? clustered;
+    const heartbeat = options.heartbeat ?? true;
     if (options.gossip ?? clustered) this.gossip = new Gossip(app, this.hostname, this.logger);
     if (taskEvents || heartbeat || this.gossip) this.events = new WorkerEventDispatcher(this, { taskEvents, heartbeat });
     if (options.autoscale) {
