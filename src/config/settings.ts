@@ -76,6 +76,17 @@ export interface Settings {
   acceptContent: string[];
   /** @defaultValue null (no compression) */
   taskCompression: string | null;
+  /**
+   * Message signing (`app.setupSecurity()`): the private key (PEM file path, or the PEM text)
+   * that signs outgoing tasks. @defaultValue null
+   */
+  securityKey: string | null;
+  /** The certificate of `securityKey` (PEM file path, or the PEM text). @defaultValue null */
+  securityCertificate: string | null;
+  /** Certificates whose signatures are accepted: a file, a directory or a glob (`certs/*.pem`). @defaultValue null */
+  securityCertStore: string | null;
+  /** Digest of the RSA-PSS signatures. @defaultValue `'sha256'` */
+  securityDigest: string;
   /** @defaultValue `'celery'` */
   taskDefaultQueue: string;
   /** @defaultValue `'celery'` */
@@ -162,6 +173,10 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     taskSerializer: 'json',
     acceptContent: ['json'],
     taskCompression: null,
+    securityKey: null,
+    securityCertificate: null,
+    securityCertStore: null,
+    securityDigest: 'sha256',
     taskDefaultQueue: 'celery',
     taskDefaultExchange: 'celery',
     taskDefaultExchangeType: 'direct',
