@@ -38,7 +38,7 @@ export function makeSigner(dir: string, name: string, options: { subject?: strin
   const cert = join(dir, `${name}.pem`);
   const r = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', `rsa:${options.bits ?? 2048}`, '-nodes', '-keyout', key, '-out', cert,
+    ['req', '-utf8', '-x509', '-newkey', `rsa:${options.bits ?? 2048}`, '-nodes', '-keyout', key, '-out', cert,
       '-days', String(options.days ?? 2), '-subj', options.subject ?? `/C=US/O=Celeriac Test/CN=${name}`],
     { encoding: 'utf8' },
   );
