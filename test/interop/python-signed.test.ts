@@ -22,6 +22,8 @@ const RUN = `${process.pid}-${Date.now()}`;
 const PY_QUEUE = `sig-py-${RUN}`;
 const JS_QUEUE = `sig-js-${RUN}`;
 const SIGNED_TASKS = 200;
+const PY_HOST = `pysig-${RUN}@test`;
+const JS_HOST = `jssig-${RUN}@test`;
 
 describe('message signing interop with Python Celery over Redis', async () => {
   const problem = (await serviceSkip('redis')) || pythonSkip(['celery', 'redis', 'cryptography']) || opensslSkip();
@@ -77,9 +79,9 @@ describe('message signing interop with Python Celery over Redis', async () => {
       ran.push([x, y]);
       return x + y;
     }, { name: 'jssig.add' });
-    worker = new Worker(app, { queues: [JS_QUEUE], concurrency: 8, logger: log.logger });
+    worker = new Worker(app, { queues: [JS_QUEUE], concurrency: 8, hostname: JS_HOST, logger: log.logger });
     await worker.start();
-    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-n', `pysig-${RUN}@%h`], envFor(py), 'pysigned');
+    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-n', PY_HOST], envFor(py), 'pysigned');
     pyWorker.stderr!.on('data', (b: Buffer) => {
       pyLog += b.toString();
       for (const m of b.toString().matchAll(/Task pysig\.add\[([0-9a-f-]+)\] succeeded/g)) pyRan.add(m[1]!);
@@ -150,6 +152,21 @@ describe('message signing interop with Python Celery over Redis', async () => {
     } finally {
       await plain.close();
       await forger.close();
+    }
+  });
+
+  it('remote control is signed both ways: `celery inspect ping` reaches the celeriac worker, celeriac pings the Python one', { skip: problem }, async () => {
+    const out = await runPython(['-m', 'celery', '-A', 'pysigned', 'inspect', 'ping', '-t', '3', '-d', JS_HOST], envFor(py), true);
+    assert.match(out, new RegExp(`->  ${JS_HOST}: OK\\s+pong`), out);
+    const pongs = await app.control.ping({ destination: [PY_HOST], timeout: 5, limit: 1 });
+    assert.deepEqual(pongs, [{ [PY_HOST]: { ok: 'pong' } }]);
+    const before = log.grep('refused control message').length;
+    const plain = makeApp(null);
+    try {
+      await plain.control.broadcast('rate_limit', { destination: [JS_HOST], reply: false, arguments: { task_name: 'jssig.add', rate_limit: '1/h' } });
+      await until(() => log.grep('refused control message').length === before + 1, 'the unsigned command refused');
+    } finally {
+      await plain.close();
     }
   });
 

@@ -16,6 +16,7 @@ import {
   type Logger,
   type TransportMessage,
 } from '../../src/index.js';
+import { PIDBOX_EXCHANGE, jsonMessage } from '../../src/control/pidbox.js';
 import { captureLog, testApp, withWorker } from '../helpers/app.js';
 import { certDir, makeSigner, opensslSkip, until, type SignerFiles } from '../helpers/certs.js';
 
@@ -149,4 +150,51 @@ describe('message signing (auth serializer)', { skip }, () => {
     assert.deepEqual((decoded as unknown[])[0], [2, 3]);
     assert.throws(() => reader.serializers.decode(m.body, m.contentType, ['json']), /refusing to deserialize/);
   });
+
+  it('signs remote control both ways, refuses unsigned and forged commands, and never shows an inline key', async () => {
+    const log = captureLog();
+    const app = new Celeriac('signed', {
+      broker: 'memory://',
+      backend: 'memory://',
+      logger: log.logger,
+      securityKey: readFileSync(alice.key, 'utf8'),
+      securityCertificate: alice.cert,
+      securityCertStore: store,
+      taskSerializer: 'auth',
+      acceptContent: ['auth'],
+    });
+    app.setupSecurity();
+    const transport = await app.getTransport();
+    const sent: TransportMessage[] = [];
+    const publish = transport.publish.bind(transport);
+    transport.publish = (m, route) => {
+      if (route.exchange === PIDBOX_EXCHANGE) sent.push(m);
+      return publish(m, route);
+    };
+    await withWorker(app, async (worker) => {
+      const pongs = await app.control.ping({ timeout: 1, limit: 1 });
+      assert.deepEqual(pongs, [{ [worker.hostname]: { ok: 'pong' } }]);
+      assert.equal(sent[0]?.contentType, 'application/data', 'the command travelled signed');
+      const conf = (await app.control.inspect({ timeout: 1, limit: 1 }).conf())[0]![worker.hostname] as Record<string, unknown>;
+      assert.equal(conf['securityKey'], '********');
+      assert.equal(conf['securityCertificate'], alice.cert);
+
+      const revoke = { method: 'revoke', arguments: { task_id: 'victim' }, destination: null, ticket: 't1', reply_to: null };
+      await publish(jsonMessage(revoke, {}), { exchange: PIDBOX_EXCHANGE, routingKey: '' });
+      const forger = signedApp(mallory, store);
+      await publish(encodePayloadFor(forger, { ...revoke, ticket: 't2' }), { exchange: PIDBOX_EXCHANGE, routingKey: '' });
+      await until(() => log.grep('refused control message').length === 2, 'two refused commands');
+      assert.ok(log.grep('refused control message').some((l) => /untrusted content of type 'application\/json'/.test(l)));
+      assert.ok(log.grep('refused control message').some((l) => /unknown certificate/.test(l)));
+      assert.equal(app.revoked.has('victim'), false, 'a refused revoke took effect');
+      await app.control.revoke('victim2');
+      await until(() => app.revoked.has('victim2'), 'the signed revoke');
+    });
+  });
 });
+
+/** A control command signed by `app`'s key. */
+function encodePayloadFor(app: Celeriac, body: unknown): TransportMessage {
+  const e = app.serializers.encode(body, 'auth');
+  return { body: e.body, contentType: e.contentType, contentEncoding: e.contentEncoding, headers: {}, properties: {} };
+}
