@@ -77,6 +77,11 @@ export interface Settings {
   /** @defaultValue null (no compression) */
   taskCompression: string | null;
   /**
+   * Serializer of monitoring events (`'auth'` signs them once `setupSecurity()` ran); receivers
+   * accept it and JSON, as Celery's do. @defaultValue `'json'`
+   */
+  eventSerializer: string;
+  /**
    * Message signing (`app.setupSecurity()`): the private key (PEM file path, or the PEM text)
    * that signs outgoing tasks. @defaultValue null
    */
@@ -173,6 +178,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     taskSerializer: 'json',
     acceptContent: ['json'],
     taskCompression: null,
+    eventSerializer: 'json',
     securityKey: null,
     securityCertificate: null,
     securityCertStore: null,

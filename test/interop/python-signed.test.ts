@@ -38,6 +38,8 @@ describe('message signing interop with Python Celery over Redis', async () => {
   let js: SignerFiles;
   let stranger: SignerFiles;
   let store: string;
+  const pyEvents: string[] = [];
+  let stopReceiver: (() => Promise<void>) | undefined;
   const envFor = (signer: SignerFiles | null): NodeJS.ProcessEnv => ({
     ...process.env,
     PYTHONPATH: PY_DIR,
@@ -79,9 +81,12 @@ describe('message signing interop with Python Celery over Redis', async () => {
       ran.push([x, y]);
       return x + y;
     }, { name: 'jssig.add' });
+    const receiver = app.events.receiver({ '*': (e) => e.hostname === PY_HOST && pyEvents.push(e.type) });
+    await receiver.start();
+    stopReceiver = () => receiver.stop();
     worker = new Worker(app, { queues: [JS_QUEUE], concurrency: 8, hostname: JS_HOST, logger: log.logger });
     await worker.start();
-    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-n', PY_HOST], envFor(py), 'pysigned');
+    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-E', '-n', PY_HOST], envFor(py), 'pysigned');
     pyWorker.stderr!.on('data', (b: Buffer) => {
       pyLog += b.toString();
       for (const m of b.toString().matchAll(/Task pysig\.add\[([0-9a-f-]+)\] succeeded/g)) pyRan.add(m[1]!);
@@ -91,6 +96,7 @@ describe('message signing interop with Python Celery over Redis', async () => {
   after(async () => {
     if (problem) return;
     pyWorker?.kill('SIGTERM');
+    await stopReceiver?.();
     await worker.stop();
     await app.close();
   });
@@ -114,6 +120,8 @@ describe('message signing interop with Python Celery over Redis', async () => {
     const values = await Promise.all(results.map((r) => r.get({ timeout: 30 })));
     assert.deepEqual(values, Array.from({ length: SIGNED_TASKS }, (_, i) => i + 2));
     t.diagnostic(`celeriac -> Python: ${SIGNED_TASKS} signed tasks in ${Date.now() - start} ms`);
+    // The Python worker signs its events (event_serializer = 'auth', as Celery's guide sets it).
+    await until(() => pyEvents.includes('task-succeeded'), "the Python worker's signed task events");
   });
 
   it('the celeriac worker refuses Python-sent unsigned and unknown-signer tasks, and never runs them', { skip: problem }, async () => {

@@ -193,6 +193,48 @@ describe('message signing (auth serializer)', { skip }, () => {
   });
 });
 
+describe('signed events (eventSerializer: auth)', { skip }, () => {
+  it('a worker signs its events and a receiver verifies them', async () => {
+    const { dir, store } = certDir();
+    const signer = makeSigner(dir, 'events');
+    copyFileSync(signer.cert, join(store, 'events.pem'));
+    const app = new Celeriac('signed', {
+      broker: 'memory://',
+      backend: 'memory://',
+      logger: captureLog().logger,
+      security_key: signer.key,
+      security_certificate: signer.cert,
+      security_cert_store: store,
+      task_serializer: 'auth',
+      event_serializer: 'auth',
+      accept_content: ['auth'],
+    });
+    app.setupSecurity();
+    const add = app.task(function add(x: number, y: number) {
+      return x + y;
+    }, { name: 'tasks.add' });
+    const transport = await app.getTransport();
+    const types = new Set<string>();
+    const publish = transport.publish.bind(transport);
+    transport.publish = (m, route) => {
+      if (route.exchange === 'celeryev') types.add(m.contentType);
+      return publish(m, route);
+    };
+    const seen: string[] = [];
+    const receiver = app.events.receiver({ '*': (e) => seen.push(e.type) });
+    await receiver.start();
+    try {
+      await withWorker(app, async () => {
+        assert.equal(await (await add.delay(1, 2)).get({ timeout: 5 }), 3);
+        await until(() => seen.includes('task-succeeded'), 'a verified task-succeeded event');
+      }, { sendEvents: true, hostname: 'ev@test' });
+    } finally {
+      await receiver.stop();
+    }
+    assert.deepEqual([...types], ['application/data']);
+  });
+});
+
 /** A control command signed by `app`'s key. */
 function encodePayloadFor(app: Celeriac, body: unknown): TransportMessage {
   const e = app.serializers.encode(body, 'auth');
