@@ -14,6 +14,7 @@ import {
   ImproperlyConfigured,
   SecurityError,
   type Logger,
+  type Task,
   type TransportMessage,
 } from '../../src/index.js';
 import { PIDBOX_EXCHANGE, jsonMessage } from '../../src/control/pidbox.js';
@@ -132,6 +133,21 @@ describe('message signing (auth serializer)', { skip }, () => {
       await publish(good);
       await until(() => ran.length === 2, 'the signed message to run');
       assert.deepEqual(ran, [[2, 2], [5, 5]]);
+    });
+  });
+
+  it('a worker re-signs what it sends itself: retries and chain steps of signed tasks run', async () => {
+    const app = signedApp(alice, store);
+    const flaky = app.task(function flaky(self: Task, x: number) {
+      if (self.request.retries === 0) return self.retry({ countdown: 0, exc: new Error('once') });
+      return x * 10;
+    }, { name: 'tasks.flaky', bind: true });
+    const add = app.task(function add(x: number, y: number) {
+      return x + y;
+    }, { name: 'tasks.add' });
+    await withWorker(app, async () => {
+      assert.equal(await (await flaky.delay(4)).get({ timeout: 10 }), 40);
+      assert.equal(await (await app.chain(flaky.s(1), add.s(5)).applyAsync()).get({ timeout: 10 }), 15);
     });
   });
 
