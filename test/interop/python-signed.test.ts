@@ -94,11 +94,9 @@ describe('message signing interop with Python Celery over Redis', async () => {
   });
 
   after(async () => {
-    if (problem) return;
-    pyWorker?.kill('SIGTERM');
-    await stopReceiver?.();
-    await worker.stop();
-    await app.close();
+    // Last started, first stopped: the Python worker, the receiver, the worker, the app.
+    const steps = [() => pyWorker?.kill('SIGTERM'), stopReceiver, () => worker?.stop(), () => app?.close()];
+    for (const step of steps) await step?.();
   });
 
   it('names signers exactly as Python does (issuer values and serial), non-ASCII and multi-attribute issuers included', { skip: problem }, async () => {
