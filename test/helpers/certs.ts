@@ -33,12 +33,16 @@ export function certDir(): { dir: string; store: string } {
  * Makes an RSA key and a self-signed certificate named `name` in `dir`; `subject` is openssl's
  * `-subj` form (its values make the signer id).
  */
-export function makeSigner(dir: string, name: string, options: { subject?: string; bits?: number; days?: number } = {}): SignerFiles {
+export function makeSigner(
+  dir: string,
+  name: string,
+  options: { subject?: string; bits?: number; days?: number; newkey?: string } = {},
+): SignerFiles {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.pem`);
   const r = spawnSync(
     'openssl',
-    ['req', '-utf8', '-x509', '-newkey', `rsa:${options.bits ?? 2048}`, '-nodes', '-keyout', key, '-out', cert,
+    ['req', '-utf8', '-x509', '-newkey', options.newkey ?? `rsa:${options.bits ?? 2048}`, '-nodes', '-keyout', key, '-out', cert,
       '-days', String(options.days ?? 2), '-subj', options.subject ?? `/C=US/O=Celeriac Test/CN=${name}`],
     { encoding: 'utf8' },
   );

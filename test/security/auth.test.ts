@@ -18,6 +18,7 @@ import {
   type TransportMessage,
 } from '../../src/index.js';
 import { PIDBOX_EXCHANGE, jsonMessage } from '../../src/control/pidbox.js';
+import { Certificate } from '../../src/security/certificate.js';
 import { captureLog, testApp, withWorker } from '../helpers/app.js';
 import { certDir, makeSigner, opensslSkip, until, type SignerFiles } from '../helpers/certs.js';
 
@@ -149,6 +150,17 @@ describe('message signing (auth serializer)', { skip }, () => {
       assert.equal(await (await flaky.delay(4)).get({ timeout: 10 }), 40);
       assert.equal(await (await app.chain(flaky.s(1), add.s(5)).applyAsync()).get({ timeout: 10 }), 15);
     });
+  });
+
+  it('refuses a store holding one certificate twice, an empty store, and a non-RSA key', () => {
+    const { dir: d2, store: s2 } = certDir();
+    copyFileSync(alice.cert, join(s2, 'a.pem'));
+    copyFileSync(alice.cert, join(s2, 'b.pem'));
+    const conf = { taskSerializer: 'auth', acceptContent: ['auth'], securityKey: alice.key, securityCertificate: alice.cert };
+    assert.throws(() => testApp({ ...conf, securityCertStore: s2 }).app.setupSecurity(), /duplicate certificate: 'US Celeriac Test alice/);
+    assert.throws(() => testApp({ ...conf, securityCertStore: join(s2, '*.crt') }).app.setupSecurity(), /no certificate found/);
+    const ec = makeSigner(d2, 'ed', { newkey: 'ed25519', subject: '/CN=ed' });
+    assert.throws(() => new Certificate(readFileSync(ec.cert)), /needs RSA/);
   });
 
   it('accepts PEM text as well as paths, and a directory or glob as the store', () => {
