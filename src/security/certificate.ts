@@ -172,7 +172,8 @@ export class CertStore {
   /** The certificate of a signer id. @throws SecurityError naming an unknown signer. */
   get(id: string): Certificate {
     const cert = this.certs.get(id);
-    if (!cert) throw new SecurityError(`unknown certificate: '${id}'`);
+    // The id comes from the message: quoted and cut short, it cannot forge or flood log lines.
+    if (!cert) throw new SecurityError(`unknown certificate: ${JSON.stringify(id.length > 200 ? `${id.slice(0, 200)}...` : id)}`);
     return cert;
   }
 

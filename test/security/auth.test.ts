@@ -116,18 +116,22 @@ describe('message signing (auth serializer)', { skip }, () => {
     const forger = signedApp(mallory, store);
     const unknown = encodeTaskMessage(fields(forger, [7, 7]), forger.codecs);
     const resignedByUnknown = { ...good, body: unknown.body };
+    const forgedSigner = Buffer.concat([Buffer.from('x\n[2026-01-01 00:00:00,000: INFO] all good'), SEP, raw.subarray(raw.indexOf(SEP) + 2)]);
+    const logForgery = { ...good, body: Buffer.from(forgedSigner.toString('base64')) };
 
     await withWorker(app, async (worker) => {
       const rejected: string[] = [];
       worker.on('task-rejected', (err) => rejected.push(err.name));
-      for (const m of [unsigned, tampered, unknown, resignedByUnknown]) await publish(m);
-      await until(() => rejected.length === 4, 'four refusals');
-      assert.deepEqual(rejected.sort(), ['ContentDisallowed', 'SecurityError', 'SecurityError', 'SecurityError']);
+      for (const m of [unsigned, tampered, unknown, resignedByUnknown, logForgery]) await publish(m);
+      await until(() => rejected.length === 5, 'five refusals');
+      assert.deepEqual(rejected.sort(), ['ContentDisallowed', 'SecurityError', 'SecurityError', 'SecurityError', 'SecurityError']);
       const refused = log.grep('refused message');
-      assert.equal(refused.length, 4, refused.join('\n'));
+      assert.equal(refused.length, 5, refused.join('\n'));
+      assert.equal(log.lines.filter((l) => l.includes('all good')).length, 1);
+      assert.ok(log.grep('unknown certificate: "x\\n[2026').length === 1, 'the forged signer is quoted');
       assert.ok(refused.every((l) => !l.includes('\n')), 'one line each, no stack');
       assert.equal(refused.filter((l) => /bad signature/.test(l)).length, 1);
-      assert.equal(refused.filter((l) => /unknown certificate: 'US Celeriac Test mallory/.test(l)).length, 2);
+      assert.equal(refused.filter((l) => /unknown certificate: "US Celeriac Test mallory/.test(l)).length, 2);
       assert.equal(refused.filter((l) => /application\/json/.test(l)).length, 1);
       assert.deepEqual(ran, []);
       assert.equal(await (await add.delay(2, 2)).get({ timeout: 5 }), 4);
