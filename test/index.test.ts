@@ -7,7 +7,7 @@ it('exports exactly the curated public API', () => {
     'AlreadyRegistered', 'AsyncResult', 'Beat', 'Celeriac', 'CeleriacError', 'Chain', 'Chord', 'ChordError', 'Chunks', 'ClusterState', 'CompressionRegistry',
     'ContentDisallowed', 'Control', 'Crontab', 'DecodeError', 'EXCEPTION_STATES', 'EagerResult', 'EncodeError', 'EventDispatcher', 'EventReceiver', 'Group', 'GroupResult', 'Ignore', 'ImproperlyConfigured', 'Inspect', 'IntervalSchedule',
     'KeyValueBackend', 'MaxRetriesExceededError', 'MemoryBackend', 'MemoryTransport', 'NotRegistered', 'OperationalError',
-    'PROPAGATE_STATES', 'READY_STATES', 'Reject', 'RemoteTaskError', 'Request', 'Retry', 'RuntimeTaskError',
+    'PROPAGATE_STATES', 'READY_STATES', 'Reject', 'RemoteTaskError', 'Request', 'Retry', 'RuntimeTaskError', 'SecurityError',
     'SerializerRegistry', 'Signature', 'SoftTimeLimitExceeded', 'States', 'Task', 'TaskError', 'TaskRegistry',
     'TaskRevokedError', 'TimeLimitExceeded', 'TimeoutError', 'TokenBucket', 'UNREADY_STATES', 'Worker', 'WorkerLostError',
     'argsRepr', 'backoffCountdown', 'chain', 'chord', 'createLogger', 'crontab', 'currentRequest', 'decodeTaskMessage', 'deserializeError',

@@ -28,6 +28,7 @@ import { CompressionRegistry } from '../protocol/compression.js';
 import type { Codecs } from '../protocol/message.js';
 import { SerializerRegistry } from '../protocol/serializers.js';
 import { AsyncResult, EagerResult, type ResultContext, type RevokeOptions } from '../result/async-result.js';
+import { setupSecurity, type SecurityOptions } from '../security/setup.js';
 import { callerFile, moduleName } from '../task/naming.js';
 import type { TaskOptions } from '../task/options.js';
 import { Request } from '../task/request.js';
@@ -137,6 +138,16 @@ export class Celeriac implements CanvasApp, ResultContext {
   /** Serializers, compression and `accept_content`, as the protocol layer needs them. */
   get codecs(): Codecs {
     return { serializers: this.serializers, compression: this.compression, accept: this.conf.acceptContent };
+  }
+
+  /**
+   * Turns on message signing (Celery's `app.setup_security()`): registers the `auth` serializer
+   * from the `security*` settings (or `options`). Requires `taskSerializer: 'auth'` and
+   * `acceptContent: ['auth']`; from then on tasks this app sends are signed with `securityKey`,
+   * and its workers run only messages whose signature verifies against `securityCertStore`.
+   */
+  setupSecurity(options: SecurityOptions = {}): void {
+    setupSecurity(this.conf, this.serializers, options);
   }
 
   /** `task_always_eager`: calls run locally instead of being sent. */

@@ -76,6 +76,22 @@ export interface Settings {
   acceptContent: string[];
   /** @defaultValue null (no compression) */
   taskCompression: string | null;
+  /**
+   * Serializer of monitoring events (`'auth'` signs them once `setupSecurity()` ran); receivers
+   * accept it and JSON, as Celery's do. @defaultValue `'json'`
+   */
+  eventSerializer: string;
+  /**
+   * Message signing (`app.setupSecurity()`): the private key (PEM file path, or the PEM text)
+   * that signs outgoing tasks. @defaultValue null
+   */
+  securityKey: string | null;
+  /** The certificate of `securityKey` (PEM file path, or the PEM text). @defaultValue null */
+  securityCertificate: string | null;
+  /** Certificates whose signatures are accepted: a file, a directory or a glob (`certs/*.pem`). @defaultValue null */
+  securityCertStore: string | null;
+  /** Digest of the RSA-PSS signatures. @defaultValue `'sha256'` */
+  securityDigest: string;
   /** @defaultValue `'celery'` */
   taskDefaultQueue: string;
   /** @defaultValue `'celery'` */
@@ -174,6 +190,11 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     taskSerializer: 'json',
     acceptContent: ['json'],
     taskCompression: null,
+    eventSerializer: 'json',
+    securityKey: null,
+    securityCertificate: null,
+    securityCertStore: null,
+    securityDigest: 'sha256',
     taskDefaultQueue: 'celery',
     taskDefaultExchange: 'celery',
     taskDefaultExchangeType: 'direct',

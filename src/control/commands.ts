@@ -11,6 +11,11 @@ import type { Worker } from '../worker/worker.js';
 /** The celeriac version reported to monitors. */
 export const SW_VERSION = '0.1.0';
 
+/** A private key given inline (`securityKey` as PEM text) never leaves the worker. */
+function maskPrivateKey(value: unknown): unknown {
+  return typeof value === 'string' && value.includes('PRIVATE KEY-----') ? '********' : value;
+}
+
 /** A command's reply (JSON), or undefined for commands that do not reply (shutdown). */
 export type ControlReply = unknown;
 
@@ -118,7 +123,11 @@ export const COMMANDS: Record<string, ControlHandler> = {
   },
   conf: (ctx) => {
     const conf = ctx.worker.app.conf as unknown as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(conf).filter(([, v]) => typeof v !== 'function').map(([k, v]) => [k, /url|backend/i.test(k) && typeof v === 'string' ? v.replace(/\/\/[^@/]*@/, '//**@') : v]));
+    return Object.fromEntries(
+      Object.entries(conf)
+        .filter(([, v]) => typeof v !== 'function')
+        .map(([k, v]) => [k, /url|backend/i.test(k) && typeof v === 'string' ? v.replace(/\/\/[^@/]*@/, '//**@') : maskPrivateKey(v)]),
+    );
   },
   revoke: async (ctx, args) => {
     const ids = list(args['task_id']);

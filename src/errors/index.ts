@@ -65,6 +65,14 @@ export class ContentDisallowed extends CeleriacError {
   override readonly code: string = 'CONTENT_DISALLOWED';
 }
 
+/**
+ * A signed message failed its check (unknown signer, bad signature, malformed envelope), or the
+ * signing material is unusable (expired or duplicate certificate). Celery's `SecurityError`.
+ */
+export class SecurityError extends CeleriacError {
+  override readonly code: string = 'SECURITY_ERROR';
+}
+
 /** `AsyncResult.get()` waited longer than its timeout. */
 export class TimeoutError extends CeleriacError {
   override readonly code: string = 'TIMEOUT';
@@ -229,6 +237,7 @@ export const CELERY_ERROR_CLASSES: ReadonlyMap<string, new (message?: string) =>
   ['WorkerLostError', WorkerLostError],
   ['TaskRevokedError', TaskRevokedError],
   ['ChordError', ChordError],
+  ['SecurityError', SecurityError],
 ]);
 
 /** celeriac's own error classes (not in Celery), rebuilt by name when they come back as results. */

@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Consumer, Delivery, QueueSpec, Transport } from '../broker/port.js';
-import { ContentDisallowed, ImproperlyConfigured, NotRegistered, TaskRevokedError } from '../errors/index.js';
+import { ContentDisallowed, ImproperlyConfigured, NotRegistered, SecurityError, TaskRevokedError } from '../errors/index.js';
 import { levelEnabled, type Logger } from '../logging/logger.js';
 import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
 import { AsyncPool, SoloPool } from '../pool/async.js';
@@ -466,11 +466,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       decoded = decodeTaskMessage(delivery.message, this.app.codecs);
     } catch (err) {
-      const what = err instanceof ContentDisallowed ? 'refused' : "can't decode";
-      this.logger.error(
-        { err },
-        `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}; message rejected`,
-      );
+      const where = `(delivery tag ${delivery.deliveryTag}, queue ${delivery.queue})`;
+      if (err instanceof ContentDisallowed || err instanceof SecurityError) {
+        // A refusal is a verdict on the sender, not a fault here: one line, no stack.
+        this.logger.error(`refused message ${where}: ${err.message}; message rejected, not run`);
+      } else {
+        this.logger.error({ err }, `can't decode message ${where}: ${(err as Error).message}; message rejected`);
+      }
       this.emit('task-rejected', err as Error, delivery);
       await delivery.reject(false);
       return;
