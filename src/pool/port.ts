@@ -13,11 +13,11 @@ export interface PoolJob {
   task: Task;
   request: Request;
   /**
-   * Called when the job gets a slot, just before it runs (the worker acks early here, without
-   * waiting for the broker). Returning false skips the job (the worker is shutting down).
+   * Called when the job gets a slot (on the process and threads pools: when a child takes it, maybe
+   * queued behind a running one). Returning false skips the job (the worker is shutting down).
    */
   accept(): boolean;
-  /** Called when the execution actually begins (time limits start counting here). */
+  /** Called when the execution actually begins (the worker acks early and starts time limits here). */
   started(): void;
 }
 

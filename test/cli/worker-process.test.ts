@@ -267,4 +267,39 @@ describe('the worker process', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   });
+
+  it('a pool child whose worker was SIGKILLed starts none of the tasks queued in it; the next worker runs them once', async () => {
+    const urls = sqliteUrls();
+    const trace = join(mkdtempSync(join(tmpdir(), 'celeriac-orphan-')), 'runs.log');
+    const runs = (): string[] => (existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : []);
+    const first = cliWorker(urls, ['-P', 'process', '-c', '1', '--without-mingle', '--without-gossip']);
+    await first.waitFor(/ready/);
+    await withClient(urls, async (client) => {
+      await client.sendTask('proc.busy', [2500, trace]);
+      await client.sendTask('proc.mark', [trace, 'queued-behind']);
+      const deadline = Date.now() + 20_000;
+      while (!runs().some((l) => l.startsWith('S '))) {
+        assert.ok(Date.now() < deadline, 'the busy task never started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 300)); // the second task is queued in the child now
+      first.child.kill('SIGKILL');
+      await first.exit;
+      await new Promise((r) => setTimeout(r, 3500)); // the orphaned child finishes its busy task
+      assert.equal(runs().filter((l) => l === 'queued-behind').length, 0, `the orphan started a queued task: ${runs().join('|')}`);
+      const second = cliWorker(urls, ['--without-mingle', '--without-gossip', '-n', 'second@test']);
+      try {
+        await second.waitFor(/ready/);
+        const until = Date.now() + 60_000; // the SQLite broker restores a dead worker's messages after its visibility timeout
+        while (!runs().includes('queued-behind')) {
+          assert.ok(Date.now() < until, `the queued task never ran again: ${runs().join('|')}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal(runs().filter((l) => l === 'queued-behind').length, 1);
+      } finally {
+        second.child.kill('SIGKILL');
+      }
+    });
+  });
 });
