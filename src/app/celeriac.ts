@@ -252,9 +252,14 @@ export class Celeriac implements CanvasApp, ResultContext {
     return new Chain<R>(tasks, this);
   }
 
-  /** A result handle for a task id. */
-  asyncResult<R = unknown>(id: string, parent: AsyncResult | null = null): AsyncResult<R> {
-    return new AsyncResult<R>(id, this, parent);
+  /**
+   * A result handle for a task id. Give the task (or its name) when it has its own `backend`
+   * option: the handle then reads that backend, where the worker stores the result.
+   */
+  asyncResult<R = unknown>(id: string, parent: AsyncResult | null = null, task?: Task | string): AsyncResult<R> {
+    const known = typeof task === 'string' ? this.tasks.get(task) : task;
+    const own = known?.backend !== undefined ? known : undefined;
+    return new AsyncResult<R>(id, this, parent, own ? () => this.backendForTask(own) : null);
   }
 
   /** @internal Sends a call of a registered task, with its options and argument checks. */
@@ -267,7 +272,7 @@ export class Celeriac implements CanvasApp, ResultContext {
     if (task.typing ?? true) task.bindArguments(args, kwargs);
     await this.beforeSend(task);
     const sent = await this.producer.send({ name: task.name, args, kwargs, options, task });
-    return new AsyncResult(sent.id, this, null, typeof task.backend === 'object' ? task.backend : null);
+    return this.asyncResult(sent.id, null, task);
   }
 
   /** Lets the result backend prepare for a send where it must (rpc:// declares its reply queue). */

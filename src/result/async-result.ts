@@ -86,12 +86,18 @@ export class AsyncResult<R = unknown> {
     protected readonly context: ResultContext,
     /** The result of the previous step, for chains. */
     readonly parent: AsyncResult | null = null,
-    private readonly backendOverride: ResultBackend | null = null,
+    /** Where the task stores its result when not in the app's backend (a task's `backend` option). */
+    private readonly ownBackend: (() => Promise<ResultBackend>) | null = null,
   ) {}
 
-  /** The backend this result reads from. */
+  /** The backend this result reads from: the task's own, else the app's. */
   backend(): Promise<ResultBackend> {
-    return this.backendOverride ? Promise.resolve(this.backendOverride) : this.context.getBackend();
+    return this.ownBackend ? this.ownBackend() : this.context.getBackend();
+  }
+
+  /** The same result handle with `parent` set (handles are immutable); it keeps its backend. */
+  withParent(parent: AsyncResult | null): AsyncResult<R> {
+    return new AsyncResult<R>(this.id, this.context, parent, this.ownBackend);
   }
 
   /** The stored record, as Celery writes it. */

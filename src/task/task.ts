@@ -216,9 +216,9 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     return new Signature<R>(this.name, { args, kwargs, app: this.app, immutable }).set(options);
   }
 
-  /** A result handle for an id of this task. */
+  /** A result handle for an id of this task, read from the task's own backend if it has one. */
   asyncResult(taskId: string): AsyncResult<R> {
-    return this.app.asyncResult(taskId) as AsyncResult<R>;
+    return this.app.asyncResult<R>(taskId, null, this);
   }
 
   /** The result backend this task stores into. */
