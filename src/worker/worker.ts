@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
+import { queueDefinition, queueSpec } from '../app/queues.js';
 import type { Consumer, Delivery, QueueSpec } from '../broker/port.js';
 import { ContentDisallowed, ImproperlyConfigured, NotRegistered, TaskRevokedError } from '../errors/index.js';
 import { levelEnabled, type Logger } from '../logging/logger.js';
@@ -300,19 +301,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.resubscribe();
   }
 
-  /** How a consumed queue is declared: its `task_queues` entry, the default queue's settings, or a direct queue of its own name. */
+  /** How a consumed queue is declared (the one queue-definition rule, see `queueDefinition`). */
   private queueSpec(name: string): QueueSpec {
-    const conf = this.app.conf;
-    const def = conf.taskQueues?.find((q) => q.name === name);
-    const isDefault = name === conf.taskDefaultQueue;
-    return {
-      name,
-      exchange: def?.exchange ?? (isDefault ? conf.taskDefaultExchange : name),
-      exchangeType: def?.exchangeType ?? 'direct',
-      routingKey: def?.routingKey ?? (isDefault ? conf.taskDefaultRoutingKey : name),
-      ...(def?.maxPriority !== undefined ? { maxPriority: def.maxPriority } : {}),
-      ...(def?.arguments !== undefined ? { arguments: def.arguments } : {}),
-    };
+    return queueSpec(queueDefinition(this.app.conf, name, true));
   }
 
   /** Stops consuming a queue (remote control `cancel_consumer`); tasks already received finish. */
