@@ -28,7 +28,7 @@ import { CompressionRegistry } from '../protocol/compression.js';
 import type { Codecs } from '../protocol/message.js';
 import { SerializerRegistry } from '../protocol/serializers.js';
 import { AsyncResult, EagerResult, type ResultContext, type RevokeOptions } from '../result/async-result.js';
-import { callerFile, moduleName } from '../task/naming.js';
+import { appRoot, callerFile, modulePath } from '../task/naming.js';
 import type { TaskOptions } from '../task/options.js';
 import { Request } from '../task/request.js';
 import { Task, type RetryOptions } from '../task/task.js';
@@ -57,7 +57,17 @@ export interface CeleriacOptions extends SettingsInput {
   backend?: string | null;
   /** The logger every component logs through. @defaultValue Celery-style lines on stderr */
   logger?: Logger;
-  /** Builds automatic task names. @defaultValue `${module}.${name}` */
+  /**
+   * The folder automatic task names are relative to: `<root>/moduleA/tasks.ts` defining `add` is
+   * `moduleA.tasks.add`. A path or a `file:` URL (`import.meta.dirname`, `new URL('.', import.meta.url)`).
+   * @defaultValue the folder of the module that creates the app (the `-A` module)
+   */
+  root?: string | URL;
+  /**
+   * Builds automatic task names from the function (or class) name and the dotted module path of
+   * the defining file relative to `root` (null when it is unknown).
+   * @defaultValue `${module}.${name}`
+   */
   genTaskName?: (name: string, module: string | null) => string;
 }
 
@@ -91,6 +101,8 @@ export class Celeriac implements CanvasApp, ResultContext {
   readonly revoked = new Set<string>();
   /** Periodic tasks added with {@link addPeriodicTask}, by entry name (beat runs them). */
   readonly periodicTasks: Record<string, PeriodicTaskSpec> = {};
+  /** The folder automatic task names are relative to (see {@link CeleriacOptions.root}). */
+  readonly root: string;
   private readonly listeners = new Set<(taskId: string, options: RevokeOptions) => void>();
   private readonly genTaskName: (name: string, module: string | null) => string;
   private readonly router: Router;
@@ -102,7 +114,8 @@ export class Celeriac implements CanvasApp, ResultContext {
 
   constructor(main = 'celeriac', options: CeleriacOptions = {}) {
     this.main = main;
-    const { broker, backend, logger, genTaskName, ...settings } = options;
+    const { broker, backend, logger, genTaskName, root, ...settings } = options;
+    this.root = appRoot(root, callerFile());
     this.conf = defaultSettings();
     applySettings(this.conf, {
       ...settings,
@@ -193,22 +206,29 @@ export class Celeriac implements CanvasApp, ResultContext {
           'cannot name a task made from an anonymous function: pass { name: "module.task" } or use a named function',
         );
       }
-      task.name = this.genTaskName(fn.name, moduleName(callerFile()));
+      task.name = this.genTaskName(fn.name, modulePath(callerFile(), this.root));
     }
+    const same = this.tasks.get(task.name);
+    // The same function registered again (its module loaded twice) is the task already there.
+    if (same && same.sourceFunction === fn) return same;
     return this.registerTask(task);
   }
 
   /**
    * Registers a task instance (or a Task subclass, instantiated once). A task without a name is
-   * named `<module>.<ClassName>`.
+   * named `<module>.<ClassName>`. Registering the same task (or class) again returns the one
+   * registered; a different task under a name already taken throws AlreadyRegistered.
    */
   registerTask<T extends Task>(taskOrClass: T | TaskClass<T>): T {
     const task = typeof taskOrClass === 'function' ? new taskOrClass() : taskOrClass;
     if (!task.name) {
-      task.name = this.genTaskName(task.constructor.name, moduleName(callerFile()));
+      task.name = this.genTaskName(task.constructor.name, modulePath(callerFile(), this.root));
     }
-    task.app = this;
+    const taken = this.tasks.get(task.name);
+    if (taken && typeof taskOrClass === 'function' && taken.constructor === taskOrClass) return taken as T;
+    if (taken === task) return task;
     this.tasks.register(task);
+    task.app = this;
     return task;
   }
 

@@ -9,7 +9,7 @@ describe('tasks on the memory broker', () => {
     const add = app.task(function add(x: number, y: number) {
       return x + y;
     });
-    assert.equal(add.name, 'basics.test.add');
+    assert.equal(add.name, 'task.basics.test.add', 'relative to the app root, test/helpers');
     await withWorker(app, async () => {
       const result = await add.delay(2, 3);
       assert.equal(await result.get({ timeout: 5 }), 5);
