@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Celeriac, decodeTaskMessage, ImproperlyConfigured, OperationalError, silentLogger, type Transport } from '../../src/index.js';
+import { Celeriac, decodeTaskMessage, EncodeError, ImproperlyConfigured, OperationalError, silentLogger, type Transport } from '../../src/index.js';
 import { queueDefinition } from '../../src/app/queues.js';
 import type { QueueSpec, Route } from '../../src/broker/port.js';
 import { testApp } from '../helpers/app.js';
@@ -138,5 +138,28 @@ describe('sending tasks', () => {
     assert.deepEqual(queueDefinition(app.conf, 'jobs'), { name: 'jobs', exchange: 'work', exchangeType: 'direct', routingKey: 'work.jobs' });
     const withTable = testApp({ taskQueues: [{ name: 'plain' }] }).app;
     assert.deepEqual(queueDefinition(withTable.conf, 'plain'), { name: 'plain', exchange: 'celery', exchangeType: 'direct', routingKey: 'plain' });
+  });
+
+  it('refuses arguments JSON cannot carry with EncodeError naming the argument, and sends nothing', async () => {
+    const { app } = testApp();
+    const t = app.task(function takes(_a: unknown, _b?: unknown, _opts?: unknown) {
+      return 1;
+    }, { name: 'tasks.takes', typing: false });
+    await assert.rejects(t.delay(1, new Map([['k', 1]])), (err: unknown) => {
+      assert.ok(err instanceof EncodeError);
+      assert.equal(err.message, "cannot send task 'tasks.takes': args[1] cannot be encoded as json: a Map has no JSON form (convert it, e.g. Object.fromEntries(map))");
+      return true;
+    });
+    await assert.rejects(t.applyAsync([1], { _opts: { onDone: () => 1 } }), /cannot send task 'tasks\.takes': kwargs\._opts\.onDone cannot be encoded as json: a function has no JSON form/);
+    class Point {
+      x = 1;
+    }
+    await assert.rejects(t.delay([new Point()]), /args\[0\]\[0\] cannot be encoded as json: an instance of Point would lose its class/);
+    assert.equal(await (await app.getTransport()).size('celery'), 0);
+    await t.delay(2n ** 64n, -0, { big: 2n ** 70n });
+    const m = await firstMessage(app);
+    assert.deepEqual(m.args, [2n ** 64n, -0, { big: 2n ** 70n }], 'bigints and -0 cross exactly');
+    assert.ok(Object.is(m.args[1], -0));
+    await app.close();
   });
 });
