@@ -13,8 +13,8 @@
  * | an object with `toJSON()`   | what `toJSON()` returns                        | that              |
  *
  * Integers are read exactly: one outside ±(2^53 - 1) (Python's `2**63`, a 64-bit id) becomes a
- * `bigint`, written back as the same integer; smaller ones are numbers. The check costs one scan
- * for a run of 16 digits; texts without one are parsed by `JSON.parse` alone.
+ * `bigint`, written back as the same integer; smaller ones are numbers. The check is a quick
+ * search for a run of 16 digits; texts without one are parsed by `JSON.parse` alone.
  *
  * Values JSON cannot carry faithfully are refused with an {@link EncodeError} naming where they
  * are (as kombu refuses what Python's json cannot write), never sent as something else: functions,
@@ -157,8 +157,31 @@ export function toJson(value: unknown): string {
 
 const NUMBER = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-/** A run of 16 digits: the only way an integer past 2^53 can appear in the text. */
-const LONG_DIGITS = /\d{16}/;
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+/**
+ * Whether the text has a run of 16 digits, the only way an integer past 2^53 can appear in it.
+ * A skip search: it reads the last character of each 16-character window and moves past any
+ * window that cannot be all digits, so a text with few digits costs about length / 16 reads
+ * (several times faster than the regular expression, a few percent of JSON.parse).
+ */
+function hasLongDigitRun(text: string): boolean {
+  let end = 15;
+  while (end < text.length) {
+    if (!isDigit(text.charCodeAt(end))) {
+      end += 16;
+      continue;
+    }
+    let j = end - 1;
+    while (j > end - 16 && isDigit(text.charCodeAt(j))) j--;
+    if (j === end - 16) return true;
+    end = j + 16;
+  }
+  return false;
+}
 
 /**
  * Replaces, outside strings, Python's bare NaN/Infinity tokens and integers JSON.parse would round
@@ -188,7 +211,7 @@ function escapeTokens(text: string): string {
     if (c === 0x4e && text.startsWith('NaN', i)) [token, length] = [NAN_TOKEN, 3];
     else if (c === 0x49 && text.startsWith('Infinity', i)) [token, length] = [INF_TOKEN, 8];
     else if (c === 0x2d && text.startsWith('-Infinity', i)) [token, length] = [NINF_TOKEN, 9];
-    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+    else if (c === 0x2d || isDigit(c)) {
       NUMBER.lastIndex = i;
       const m = NUMBER.exec(text);
       const literal = m?.[0] ?? text[i]!;
@@ -257,7 +280,7 @@ function revive(_key: string, value: unknown): unknown {
  */
 export function fromJson(text: string): unknown {
   // Only a text with a 16-digit run can hold an integer JSON.parse would round.
-  if (LONG_DIGITS.test(text)) return JSON.parse(escapeTokens(text), revive);
+  if (hasLongDigitRun(text)) return JSON.parse(escapeTokens(text), revive);
   try {
     // The reviver costs a call per value: only texts with tagged values (kombu's `__type__`) need it.
     return text.includes('"__type__"') ? JSON.parse(text, revive) : JSON.parse(text);

@@ -121,6 +121,14 @@ describe('fromJson: JSON as Python writes it', () => {
     assert.equal(toJson(v), text.replace(/ /g, ''));
   });
 
+  it('finds a long integer anywhere: alone, first, last, next to other digits', () => {
+    assert.equal(fromJson('9223372036854775808'), 2n ** 63n);
+    assert.equal(fromJson('-9007199254740993'), -(2n ** 53n) - 1n);
+    assert.deepEqual(fromJson('[18446744073709551616,1]'), [2n ** 64n, 1]);
+    assert.deepEqual(fromJson('[1,22,333,4444,55555,18446744073709551616]'), [1, 22, 333, 4444, 55555, 2n ** 64n]);
+    assert.deepEqual(fromJson('[123456789012345, 1234567890123456]'), [123456789012345, 1234567890123456], '15 and 16 digits below 2^53');
+  });
+
   it('leaves long digit runs in strings, floats and exponents alone', () => {
     assert.deepEqual(fromJson('{"s": "12345678901234567890", "q": "say \\"99999999999999999\\"", "f": 12345678901234567890.5, "e": 1234567890123456789e3}'), {
       s: '12345678901234567890', q: 'say "99999999999999999"', f: 12345678901234567890.5, e: 1234567890123456789e3,
