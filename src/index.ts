@@ -98,7 +98,7 @@ export {
 export { jsonSerializer, SerializerRegistry, type Serializer } from './protocol/serializers.js';
 export { CompressionRegistry, type Compressor } from './protocol/compression.js';
 export { toJson, fromJson } from './protocol/json.js';
-export { serializeError, deserializeError, type SerializedError } from './protocol/exceptions.js';
+export { serializeError, deserializeError, ErrorClassRegistry, type ErrorClassOptions, type SerializedError } from './protocol/exceptions.js';
 export { pyRepr, argsRepr, kwargsRepr } from './protocol/repr.js';
 export { sleep } from './utils/time.js';
 export { parseRate, TokenBucket } from './worker/rate-limit.js';

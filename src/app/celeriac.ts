@@ -25,11 +25,12 @@ import { ClusterState } from '../events/state.js';
 import { ImproperlyConfigured, type Retry } from '../errors/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { CompressionRegistry } from '../protocol/compression.js';
+import { ErrorClassRegistry, type ErrorClassOptions } from '../protocol/exceptions.js';
 import type { Codecs } from '../protocol/message.js';
 import { SerializerRegistry } from '../protocol/serializers.js';
 import { AsyncResult, EagerResult, type ResultContext, type RevokeOptions } from '../result/async-result.js';
 import { appRoot, callerFile, modulePath } from '../task/naming.js';
-import type { TaskOptions } from '../task/options.js';
+import type { ErrorClass, TaskOptions } from '../task/options.js';
 import { Request } from '../task/request.js';
 import { Task, type RetryOptions } from '../task/task.js';
 import { hostname, originTag, uuid } from '../utils/ids.js';
@@ -101,6 +102,8 @@ export class Celeriac implements CanvasApp, ResultContext {
   readonly revoked = new Set<string>();
   /** Periodic tasks added with {@link addPeriodicTask}, by entry name (beat runs them). */
   readonly periodicTasks: Record<string, PeriodicTaskSpec> = {};
+  /** Error classes results rebuild failures as (see {@link registerErrorClass}). */
+  readonly errorClasses = new ErrorClassRegistry();
   /** The folder automatic task names are relative to (see {@link CeleriacOptions.root}). */
   readonly root: string;
   private readonly listeners = new Set<(taskId: string, options: RevokeOptions) => void>();
@@ -229,7 +232,21 @@ export class Celeriac implements CanvasApp, ResultContext {
     if (taken === task) return task;
     this.tasks.register(task);
     task.app = this;
+    for (const cls of [...task.throws, ...task.autoretryFor]) this.errorClasses.register(cls);
     return task;
+  }
+
+  /**
+   * Makes failures stored as this error class come back as instances of it: `get()` throws an
+   * error that is `instanceof cls`, with the fields it had (those JSON can carry). The classes in
+   * a task's `throws` and `autoretryFor` are known without this.
+   *
+   * @example
+   * class HttpError extends Error { constructor(message: string, readonly statusCode: number) { super(message); } }
+   * app.registerErrorClass(HttpError);
+   */
+  registerErrorClass(cls: ErrorClass, options: ErrorClassOptions = {}): void {
+    this.errorClasses.register(cls, options);
   }
 
   // ---- sending --------------------------------------------------------------------------------

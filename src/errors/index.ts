@@ -205,11 +205,13 @@ export class RemoteTaskError extends TaskError {
   readonly excArgs: readonly unknown[];
   /** The remote traceback, if the backend had one. */
   readonly remoteTraceback: string | null;
+  /** The error's own fields as stored (`{ statusCode: 404 }`), also set on this error itself. */
+  readonly excFields: Readonly<Record<string, unknown>>;
 
   constructor(
     excType: string,
     message: string,
-    details: { excModule: string | null; excArgs: readonly unknown[]; traceback: string | null },
+    details: { excModule: string | null; excArgs: readonly unknown[]; traceback: string | null; fields?: Readonly<Record<string, unknown>> },
   ) {
     super(message);
     this.name = excType;
@@ -217,6 +219,7 @@ export class RemoteTaskError extends TaskError {
     this.excModule = details.excModule;
     this.excArgs = details.excArgs;
     this.remoteTraceback = details.traceback;
+    this.excFields = details.fields ?? {};
   }
 }
 
