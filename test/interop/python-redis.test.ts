@@ -13,6 +13,7 @@ import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { captureLog } from '../helpers/app.js';
 import { lastLine, PY_DIR, PYTHON, pythonSkip, runPython, startPythonWorker } from '../helpers/python.js';
 import { serviceSkip } from '../helpers/services.js';
+import { HttpError } from '../fixtures/errors.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/5';
 const PY_ENV = { ...process.env, PYTHONPATH: PY_DIR, INTEROP_REDIS_URL: REDIS_URL };
@@ -24,16 +25,6 @@ async function pyClient(...args: string[]): Promise<string> {
 
 class ValueError extends Error {
   override name = 'ValueError';
-}
-
-class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(
-    message: string,
-    readonly statusCode: number,
-  ) {
-    super(message);
-  }
 }
 
 describe('interop with Python Celery over Redis', async () => {

@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RemoteTaskError, States } from '../../src/index.js';
 import { testApp, withWorker } from '../helpers/app.js';
-
-class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(
-    message: string,
-    readonly statusCode: number,
-  ) {
-    super(message);
-  }
-}
+import { HttpError } from '../fixtures/errors.js';
 
 class QuotaExceeded extends Error {
   constructor(
