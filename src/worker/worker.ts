@@ -13,7 +13,6 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
-import { queueDefinition, queueSpec } from '../app/queues.js';
 import type { Consumer, Delivery, QueueSpec } from '../broker/port.js';
 import { ContentDisallowed, ImproperlyConfigured, NotRegistered, TaskRevokedError } from '../errors/index.js';
 import { levelEnabled, type Logger } from '../logging/logger.js';
@@ -28,6 +27,7 @@ import { traceTask, type TraceOutcome } from '../task/trace.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
 import { expandNodeName } from '../utils/ids.js';
 import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
+import { queueDefinition, queueSpec } from '../app/queues.js';
 import { Beat, type BeatOptions } from '../beat/beat.js';
 import { WorkerMailbox } from '../control/mailbox.js';
 import { WorkerEventDispatcher } from '../events/worker-events.js';
