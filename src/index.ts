@@ -100,7 +100,7 @@ export { jsonSerializer, SerializerRegistry, type Serializer } from './protocol/
 export type { SecurityOptions } from './security/setup.js';
 export { CompressionRegistry, type Compressor } from './protocol/compression.js';
 export { toJson, fromJson } from './protocol/json.js';
-export { serializeError, deserializeError, type SerializedError } from './protocol/exceptions.js';
+export { serializeError, deserializeError, ErrorClassRegistry, type ErrorClassOptions, type SerializedError } from './protocol/exceptions.js';
 export { pyRepr, argsRepr, kwargsRepr } from './protocol/repr.js';
 export { sleep } from './utils/time.js';
 export { parseRate, TokenBucket } from './worker/rate-limit.js';

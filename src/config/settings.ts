@@ -94,12 +94,12 @@ export interface Settings {
   securityDigest: string;
   /** @defaultValue `'celery'` */
   taskDefaultQueue: string;
-  /** @defaultValue `'celery'` */
-  taskDefaultExchange: string;
+  /** @defaultValue null: the default queue's name, as Celery */
+  taskDefaultExchange: string | null;
   /** @defaultValue `'direct'` */
   taskDefaultExchangeType: 'direct' | 'topic' | 'fanout';
-  /** @defaultValue `'celery'` */
-  taskDefaultRoutingKey: string;
+  /** @defaultValue null: the default queue's name, as Celery */
+  taskDefaultRoutingKey: string | null;
   /** @defaultValue null */
   taskDefaultPriority: number | null;
   /** @defaultValue null (no routes) */
@@ -196,9 +196,9 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     securityCertStore: null,
     securityDigest: 'sha256',
     taskDefaultQueue: 'celery',
-    taskDefaultExchange: 'celery',
+    taskDefaultExchange: null,
     taskDefaultExchangeType: 'direct',
-    taskDefaultRoutingKey: 'celery',
+    taskDefaultRoutingKey: null,
     taskDefaultPriority: null,
     taskRoutes: null,
     taskQueues: null,

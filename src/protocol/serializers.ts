@@ -63,6 +63,8 @@ export class SerializerRegistry {
     try {
       return { body: s.encode(value), contentType: s.contentType, contentEncoding: s.contentEncoding };
     } catch (err) {
+      // An EncodeError already says what and where (the JSON serializer names the value's path).
+      if (err instanceof EncodeError) throw err;
       throw new EncodeError(`cannot serialize with '${name}': ${(err as Error).message}`, { cause: err });
     }
   }

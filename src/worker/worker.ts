@@ -28,6 +28,7 @@ import { traceTask, type TraceOutcome } from '../task/trace.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
 import { expandNodeName } from '../utils/ids.js';
 import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
+import { queueDefinition, queueSpec } from '../app/queues.js';
 import { Beat, type BeatOptions } from '../beat/beat.js';
 import { WorkerMailbox } from '../control/mailbox.js';
 import { WorkerEventDispatcher } from '../events/worker-events.js';
@@ -381,19 +382,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.resubscribe();
   }
 
-  /** How a consumed queue is declared: its `task_queues` entry, the default queue's settings, or a direct queue of its own name. */
+  /** How a consumed queue is declared (the one queue-definition rule, see `queueDefinition`). */
   private queueSpec(name: string): QueueSpec {
-    const conf = this.app.conf;
-    const def = conf.taskQueues?.find((q) => q.name === name);
-    const isDefault = name === conf.taskDefaultQueue;
-    return {
-      name,
-      exchange: def?.exchange ?? (isDefault ? conf.taskDefaultExchange : name),
-      exchangeType: def?.exchangeType ?? 'direct',
-      routingKey: def?.routingKey ?? (isDefault ? conf.taskDefaultRoutingKey : name),
-      ...(def?.maxPriority !== undefined ? { maxPriority: def.maxPriority } : {}),
-      ...(def?.arguments !== undefined ? { arguments: def.arguments } : {}),
-    };
+    return queueSpec(queueDefinition(this.app.conf, name, true));
   }
 
   /** Stops consuming a queue (remote control `cancel_consumer`); tasks already received finish. */
