@@ -17,9 +17,9 @@ export function pythonSkip(modules: string[]): string | false {
   return problem && !servicesRequired ? `Python Celery unavailable (${problem}); apt-get install python3-celery` : false;
 }
 
-/** Starts `python -m celery -A pyapp worker <args>`; resolves once it logs that it is ready. */
-export async function startPythonWorker(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', 'worker', '--pool=solo', '-l', 'info', ...args], {
+/** Starts `python -m celery -A <module> worker <args>`; resolves once it logs that it is ready. */
+export async function startPythonWorker(args: string[], env: NodeJS.ProcessEnv, module = 'pyapp'): Promise<ChildProcess> {
+  const child = spawn(PYTHON, ['-m', 'celery', '-A', module, 'worker', '--pool=solo', '-l', 'info', ...args], {
     env,
     cwd: PY_DIR,
     stdio: ['ignore', 'ignore', 'pipe'],

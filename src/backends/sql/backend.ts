@@ -5,7 +5,7 @@
  * Tables: Celery's `celery_taskmeta` and `celery_tasksetmeta`, named and placed by the settings
  * `databaseTableNames` / `databaseTableSchemas` (Celery's `database_table_names` /
  * `database_table_schemas`). Missing ones are created exactly as Celery's SQLAlchemy models create
- * them (the extended task table, its sequences on PostgreSQL; see ./schema.ts). Tables someone
+ * them (the extended task table, its sequences on PostgreSQL and MariaDB; see ./schema.ts). Tables someone
  * else made are read as they are: a task table without the extended columns gets no name, args,
  * ... written.
  *
@@ -38,14 +38,13 @@ import { parseIso, toPythonIso } from '../../utils/time.js';
 import { pendingMeta, pollUntilReady } from '../base.js';
 import type { BackendOptions, GroupMeta, ResultBackend, TaskMeta, WaitOptions } from '../port.js';
 import { openSqlDriver, parseDatabaseUrl, type Dialect, type SqlDriver } from './drivers.js';
-import { EXTENDED_COLUMNS, createStatements, dateAsText, inspect, sqlTime, tables, type Layout, type Table, type TableRole } from './schema.js';
+import { EXTENDED_COLUMNS, createStatements, dateAsText, inspect, nextId, sqlTime, tables, usesSequences, type Layout, type Table, type TableRole } from './schema.js';
 
 /** The fields of a record that have no column of their own (kept in a legacy table's `meta`). */
 const OWN_FIELDS = new Set(['status', 'result', 'traceback', 'date_done', 'task_id', 'name', 'args', 'kwargs', 'worker', 'retries', 'queue']);
 
 /** An upsert that never lets a later state overwrite SUCCESS; `status` is set last (MySQL evaluates in order). */
-function upsertTask(dialect: Dialect, table: Table, columns: readonly string[]): string {
-  const id = table.idDefault;
+function upsertTask(dialect: Dialect, table: Table, id: string | null, columns: readonly string[]): string {
   const insert = `INSERT INTO ${table.sql} (${id ? 'id, ' : ''}${columns.join(', ')}) VALUES (${id ? `${id}, ` : ''}${columns.map(() => '?').join(', ')})`;
   const updated = [...columns.filter((c) => c !== 'task_id' && c !== 'status'), 'status'];
   if (dialect === 'mysql') {
@@ -56,8 +55,7 @@ function upsertTask(dialect: Dialect, table: Table, columns: readonly string[]):
     WHERE ${table.name}.status <> 'SUCCESS' OR excluded.status = 'SUCCESS'`;
 }
 
-function upsertGroup(dialect: Dialect, table: Table): string {
-  const id = table.idDefault;
+function upsertGroup(dialect: Dialect, table: Table, id: string | null): string {
   const insert = `INSERT INTO ${table.sql} (${id ? 'id, ' : ''}taskset_id, result, date_done) VALUES (${id ? `${id}, ` : ''}?, ?, ?)`;
   if (dialect === 'mysql') return `${insert} ON DUPLICATE KEY UPDATE result = VALUES(result), date_done = VALUES(date_done)`;
   return `${insert} ON CONFLICT (taskset_id) DO UPDATE SET result = excluded.result, date_done = excluded.date_done`;
@@ -105,7 +103,7 @@ export class SqlBackend implements ResultBackend {
     this.dialect = parseDatabaseUrl(options.url).dialect;
     this.driver = `database (${this.dialect})`;
     // Validates the table settings now, not at first use.
-    tables(this.dialect, options.tables);
+    tables(options.tables);
   }
 
   /** Connects and creates the tables if they are missing. */
@@ -118,8 +116,8 @@ export class SqlBackend implements ResultBackend {
     this.connecting ??= (async () => {
       const db = await openSqlDriver(this.options.url);
       try {
-        const t = tables(db.dialect, this.options.tables);
-        for (const ddl of createStatements(db.dialect, t)) await this.createTable(db, ddl);
+        const t = tables(this.options.tables);
+        for (const ddl of createStatements(db.dialect, t, await usesSequences(db))) await this.createTable(db, ddl);
         this.prepared = this.prepare(db, t, await inspect(db, t.task), await inspect(db, t.group));
       } catch (err) {
         await db.close().catch(() => undefined);
@@ -140,9 +138,9 @@ export class SqlBackend implements ResultBackend {
         );
       }
     }
-    // A legacy table numbers its rows itself (SERIAL); Celery's takes ids from its sequence.
-    const task = taskLayout.legacy ? { ...t.task, idDefault: null } : t.task;
-    const group = groupLayout.legacy ? { ...t.group, idDefault: null } : t.group;
+    // Celery's ids come from its sequence where the id column has no default of its own.
+    const idOf = (table: Table, layout: Layout): string | null => (layout.idNumbersItself ? null : nextId(db.dialect, table));
+    const { task, group } = t;
     const base = ['task_id', 'status', 'result', 'date_done', 'traceback', ...EXTENDED_COLUMNS, 'meta'];
     const taskColumns = base.filter((c) => taskLayout.columns.has(c));
     const read = taskColumns.map((c) => (c === 'date_done' ? dateAsText(db.dialect) : c));
@@ -153,9 +151,9 @@ export class SqlBackend implements ResultBackend {
       taskLayout,
       groupLayout,
       taskColumns,
-      upsertTask: upsertTask(db.dialect, task, taskColumns),
+      upsertTask: upsertTask(db.dialect, task, idOf(task, taskLayout), taskColumns),
       selectTask: `SELECT ${read.join(', ')} FROM ${task.sql} WHERE task_id = ?`,
-      upsertGroup: upsertGroup(db.dialect, group),
+      upsertGroup: upsertGroup(db.dialect, group, idOf(group, groupLayout)),
     };
   }
 

@@ -7,8 +7,9 @@
  *   with `result_extended` name, args, kwargs, worker, retries, queue) and `celery_tasksetmeta`
  *   (id, taskset_id, result, date_done). `result` is a pickle (SQLAlchemy's `PickleType`: `BYTEA`
  *   on PostgreSQL, `BLOB` on MySQL and SQLite); `args`/`kwargs` are JSON bytes; `date_done` a naive
- *   UTC time. On PostgreSQL ids come from the sequences `task_id_sequence` and
- *   `taskset_id_sequence`, which the inserting client calls (the column has no default).
+ *   UTC time. On PostgreSQL and MariaDB ≥ 10.3 ids come from the sequences `task_id_sequence`
+ *   and `taskset_id_sequence`, which the inserting client calls (the column has no default);
+ *   on MySQL and SQLite the id column numbers rows itself.
  * - *legacy layout*: tables made by celeriac before it shared Celery's: JSON text columns, serial
  *   ids, and an extra `meta` column. Recognised by that column (or a text `result`), and kept
  *   working as they are; Python Celery cannot use them (see the backend's header).
@@ -41,8 +42,26 @@ export interface Table {
   sql: string;
   name: string;
   schema: string | undefined;
-  /** PostgreSQL: the id expression (`nextval('task_id_sequence')`); elsewhere null (auto-increment). */
-  idDefault: string | null;
+  /** The id sequence, qualified (PostgreSQL, and MariaDB from 10.3 as SQLAlchemy 1.4 uses it). */
+  sequence: string;
+}
+
+/**
+ * Whether Celery's tables take their ids from sequences here: always on PostgreSQL, and on
+ * MariaDB 10.3 and later (SQLAlchemy 1.4 creates `task_id_sequence` there too, and id columns
+ * without AUTO_INCREMENT); MySQL and SQLite number rows themselves.
+ */
+export async function usesSequences(db: SqlDriver): Promise<boolean> {
+  if (db.dialect === 'postgresql') return true;
+  if (db.dialect === 'sqlite') return false;
+  const [row] = await db.query<{ v: string }>('SELECT VERSION() AS v');
+  const m = /^(\d+)\.(\d+).*mariadb/i.exec(row?.v ?? '');
+  return !!m && (Number(m[1]) > 10 || (Number(m[1]) === 10 && Number(m[2]) >= 3));
+}
+
+/** The SQL giving a new id from a table's sequence. */
+export function nextId(dialect: Dialect, table: Table): string {
+  return dialect === 'postgresql' ? `nextval('${table.sequence}')` : `nextval(${table.sequence})`;
 }
 
 function identifier(value: string, what: string): string {
@@ -51,28 +70,27 @@ function identifier(value: string, what: string): string {
 }
 
 /** Where the two tables are, from Celery's settings. */
-export function tables(dialect: Dialect, settings: TableSettings = {}): Record<TableRole, Table> {
+export function tables(settings: TableSettings = {}): Record<TableRole, Table> {
   const one = (role: TableRole): Table => {
     const name = identifier(settings.names?.[role] ?? DEFAULT_NAMES[role], `table name for '${role}'`);
     const given = settings.schemas?.[role];
     const schema = given === undefined ? undefined : identifier(given, `schema for '${role}'`);
     const qualify = (n: string): string => (schema ? `${schema}.${n}` : n);
-    return { role, name, schema, sql: qualify(name), idDefault: dialect === 'postgresql' ? `nextval('${qualify(SEQUENCES[role])}')` : null };
+    return { role, name, schema, sql: qualify(name), sequence: qualify(SEQUENCES[role]) };
   };
   return { task: one('task'), group: one('group') };
 }
 
 /** The DDL Celery's SQLAlchemy models produce (extended task table), run with IF NOT EXISTS. */
-export function createStatements(dialect: Dialect, t: Record<TableRole, Table>): string[] {
+export function createStatements(dialect: Dialect, t: Record<TableRole, Table>, sequences: boolean): string[] {
   const blob = dialect === 'postgresql' ? 'BYTEA' : 'BLOB';
   const time = dialect === 'postgresql' ? 'TIMESTAMP WITHOUT TIME ZONE' : 'DATETIME';
-  const id = dialect === 'sqlite' ? 'id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' : dialect === 'mysql' ? 'id INTEGER NOT NULL AUTO_INCREMENT' : 'id INTEGER NOT NULL';
+  const id = dialect === 'sqlite' ? 'id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' : sequences ? 'id INTEGER NOT NULL' : 'id INTEGER NOT NULL AUTO_INCREMENT';
   const pk = dialect === 'sqlite' ? '' : 'PRIMARY KEY (id), ';
   const out: string[] = [];
-  if (dialect === 'postgresql') {
-    for (const role of ['task', 'group'] as const) {
-      out.push(`CREATE SEQUENCE IF NOT EXISTS ${t[role].schema ? `${t[role].schema}.` : ''}${SEQUENCES[role]}`);
-    }
+  if (sequences) {
+    // MariaDB's defaults are SQLAlchemy's too (start 1, increment 1); only the cache differs, unseen by clients.
+    for (const role of ['task', 'group'] as const) out.push(`CREATE SEQUENCE IF NOT EXISTS ${t[role].sequence}`);
   }
   out.push(
     `CREATE TABLE IF NOT EXISTS ${t.task.sql} (${id}, task_id VARCHAR(155), status VARCHAR(50), result ${blob}, ` +
@@ -89,6 +107,8 @@ export interface Layout {
   columns: Set<string>;
   /** Made by an older celeriac: JSON text and a `meta` column. */
   legacy: boolean;
+  /** The id column numbers rows itself (AUTO_INCREMENT, SERIAL, SQLite's rowid): inserts leave it out. */
+  idNumbersItself: boolean;
   /** Largest value (bytes) its `result`, `args` and `kwargs` columns hold, where limited (MySQL `BLOB`: 65535). */
   maxBytes: Partial<Record<string, number>>;
 }
@@ -97,6 +117,8 @@ interface ColumnRow {
   name: string;
   type: string;
   max: number | string | null;
+  /** The column's default, or `auto_increment` (MySQL), or null. */
+  auto?: string | null;
 }
 
 /** Reads a table's columns and tells the Celery layout from the legacy one. */
@@ -104,16 +126,17 @@ export async function inspect(db: SqlDriver, table: Table): Promise<Layout> {
   let rows: ColumnRow[];
   if (db.dialect === 'sqlite') {
     const info = await db.query<{ name: string; type: string }>(`PRAGMA ${table.schema ? `${table.schema}.` : ''}table_info(${table.name})`);
-    rows = info.map((r) => ({ name: r.name, type: r.type, max: null }));
+    rows = info.map((r) => ({ name: r.name, type: r.type, max: null, auto: 'rowid' }));
   } else if (db.dialect === 'postgresql') {
     rows = await db.query<ColumnRow>(
-      'SELECT column_name AS name, data_type AS type, character_maximum_length AS max FROM information_schema.columns ' +
+      'SELECT column_name AS name, data_type AS type, character_maximum_length AS max, column_default AS auto FROM information_schema.columns ' +
         'WHERE table_schema = COALESCE(CAST(? AS TEXT), current_schema()) AND table_name = ?',
       [table.schema ?? null, table.name],
     );
   } else {
     rows = await db.query<ColumnRow>(
-      'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS max FROM information_schema.columns ' +
+      "SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS max, NULLIF(CONCAT(COALESCE(COLUMN_DEFAULT, ''), EXTRA), '') AS auto " +
+        'FROM information_schema.columns ' +
         'WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?',
       [table.schema ?? null, table.name],
     );
@@ -125,7 +148,8 @@ export async function inspect(db: SqlDriver, table: Table): Promise<Layout> {
     const t = r.type.toLowerCase();
     if (r.max !== null && /blob|binary/.test(t)) maxBytes[r.name.toLowerCase()] = Number(r.max);
   }
-  return { columns, legacy: columns.has('meta') || /text|char/.test(type('result')), maxBytes };
+  const id = rows.find((r) => r.name.toLowerCase() === 'id');
+  return { columns, legacy: columns.has('meta') || /text|char/.test(type('result')), idNumbersItself: !!id?.auto, maxBytes };
 }
 
 /** A Date as SQLAlchemy writes a naive UTC DateTime: `YYYY-MM-DD HH:MM:SS.ffffff`. */
