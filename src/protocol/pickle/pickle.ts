@@ -36,16 +36,17 @@ const INT32_MAX = 2 ** 31 - 1;
 /** Items per APPENDS / SETITEMS batch, as Python writes them. */
 const BATCH = 1000;
 
+/** One growing buffer: opcodes and their arguments appended in place. */
 class Writer {
-  private chunks: Buffer[] = [];
   private buf = Buffer.allocUnsafe(256);
   private pos = 0;
 
-  private room(n: number): void {
+  /** Makes room for `n` more bytes. */
+  room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    this.chunks.push(this.buf.subarray(0, this.pos));
-    this.buf = Buffer.allocUnsafe(Math.max(256, n));
-    this.pos = 0;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
   }
 
   op(code: number): void {
@@ -53,28 +54,11 @@ class Writer {
     this.buf[this.pos++] = code;
   }
 
-  opU8(code: number, v: number): void {
-    this.room(2);
+  /** An opcode and a little-endian argument of `size` bytes (1, 2 or 4; signed when `signed`). */
+  opInt(code: number, v: number, size: 1 | 2 | 4, signed = false): void {
+    this.room(1 + size);
     this.buf[this.pos++] = code;
-    this.buf[this.pos++] = v;
-  }
-
-  opU32(code: number, v: number): void {
-    this.room(5);
-    this.buf[this.pos++] = code;
-    this.pos = this.buf.writeUInt32LE(v, this.pos);
-  }
-
-  opI32(code: number, v: number): void {
-    this.room(5);
-    this.buf[this.pos++] = code;
-    this.pos = this.buf.writeInt32LE(v, this.pos);
-  }
-
-  opU16(code: number, v: number): void {
-    this.room(3);
-    this.buf[this.pos++] = code;
-    this.pos = this.buf.writeUInt16LE(v, this.pos);
+    this.pos = signed ? this.buf.writeIntLE(v, this.pos, size) : this.buf.writeUIntLE(v, this.pos, size);
   }
 
   opF64(code: number, v: number): void {
@@ -90,19 +74,40 @@ class Writer {
   }
 
   raw(bytes: Uint8Array): void {
-    if (bytes.length > 4096) {
-      this.chunks.push(this.buf.subarray(0, this.pos), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      this.buf = Buffer.allocUnsafe(256);
-      this.pos = 0;
-      return;
-    }
     this.room(bytes.length);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;
   }
 
+  /** A str: SHORT_BINUNICODE, BINUNICODE or BINUNICODE8, encoded straight into the buffer. */
+  string(s: string): void {
+    // At most 3 UTF-8 bytes per UTF-16 unit.
+    if (s.length <= 85) {
+      this.room(2 + s.length * 3);
+      // ASCII (most keys and names) copied in JS: cheaper than a call into Buffer's encoder.
+      let n = 0;
+      const at = this.pos + 2;
+      for (; n < s.length; n++) {
+        const c = s.charCodeAt(n);
+        if (c >= 0x80) break;
+        this.buf[at + n] = c;
+      }
+      if (n < s.length) n = this.buf.write(s, at, 'utf8');
+      this.buf[this.pos] = 0x8c;
+      this.buf[this.pos + 1] = n;
+      this.pos += 2 + n;
+      return;
+    }
+    const n = Buffer.byteLength(s, 'utf8');
+    if (n <= 0xffffffff) this.opInt(0x58, n, 4);
+    else this.opU64(0x8d, n);
+    this.room(n);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
   done(): Buffer {
-    return Buffer.concat([...this.chunks, this.buf.subarray(0, this.pos)]);
+    // A copy, so a small result does not keep a large buffer alive.
+    return Buffer.from(this.buf.subarray(0, this.pos));
   }
 }
 
@@ -121,28 +126,24 @@ function longBytes(n: bigint): Buffer {
 }
 
 function writeInt(w: Writer, n: number | bigint): void {
-  if (typeof n === 'number' && n >= 0 && n <= 0xff) w.opU8(0x4b, n); // BININT1
-  else if (typeof n === 'number' && n >= 0 && n <= 0xffff) w.opU16(0x4d, n); // BININT2
-  else if (typeof n === 'number' && n >= INT32_MIN && n <= INT32_MAX) w.opI32(0x4a, n); // BININT
+  if (typeof n === 'number' && n >= 0 && n <= 0xff) w.opInt(0x4b, n, 1); // BININT1
+  else if (typeof n === 'number' && n >= 0 && n <= 0xffff) w.opInt(0x4d, n, 2); // BININT2
+  else if (typeof n === 'number' && n >= INT32_MIN && n <= INT32_MAX) w.opInt(0x4a, n, 4, true); // BININT
   else {
     const bytes = longBytes(BigInt(n));
-    if (bytes.length < 256) w.opU8(0x8a, bytes.length); // LONG1
-    else w.opI32(0x8b, bytes.length); // LONG4
+    if (bytes.length < 256) w.opInt(0x8a, bytes.length, 1); // LONG1
+    else w.opInt(0x8b, bytes.length, 4, true); // LONG4
     w.raw(bytes);
   }
 }
 
 function writeString(w: Writer, s: string): void {
-  const bytes = Buffer.from(s, 'utf8');
-  if (bytes.length < 256) w.opU8(0x8c, bytes.length); // SHORT_BINUNICODE
-  else if (bytes.length <= 0xffffffff) w.opU32(0x58, bytes.length); // BINUNICODE
-  else w.opU64(0x8d, bytes.length); // BINUNICODE8
-  w.raw(bytes);
+  w.string(s);
 }
 
 function writeBytes(w: Writer, bytes: Uint8Array): void {
-  if (bytes.length < 256) w.opU8(0x43, bytes.length); // SHORT_BINBYTES
-  else if (bytes.length <= 0xffffffff) w.opU32(0x42, bytes.length); // BINBYTES
+  if (bytes.length < 256) w.opInt(0x43, bytes.length, 1); // SHORT_BINBYTES
+  else if (bytes.length <= 0xffffffff) w.opInt(0x42, bytes.length, 4); // BINBYTES
   else w.opU64(0x8e, bytes.length); // BINBYTES8
   w.raw(bytes);
 }
@@ -154,11 +155,11 @@ function writeGlobal(w: Writer, module: string, name: string): void {
 }
 
 /** A naive UTC `datetime.datetime`: Python's 10-byte state, through REDUCE. */
-function writeDate(w: Writer, d: Date, path: string): void {
+function writeDate(w: Writer, d: Date, ctx: Context): void {
   const t = d.getTime();
-  if (!Number.isFinite(t)) throw new EncodeError(`cannot pickle an invalid Date at ${path}`);
+  if (!Number.isFinite(t)) throw new EncodeError(`cannot pickle an invalid Date at ${where(ctx)}`);
   const year = d.getUTCFullYear();
-  if (year < 1 || year > 9999) throw new EncodeError(`cannot pickle a Date outside Python's years 1-9999 at ${path}`);
+  if (year < 1 || year > 9999) throw new EncodeError(`cannot pickle a Date outside Python's years 1-9999 at ${where(ctx)}`);
   const us = d.getUTCMilliseconds() * 1000;
   writeGlobal(w, 'datetime', 'datetime');
   writeBytes(w, Uint8Array.of(year >> 8, year & 0xff, d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), us >> 16, (us >> 8) & 0xff, us & 0xff));
@@ -171,7 +172,23 @@ function kind(value: object): string {
   return typeof ctor?.name === 'string' && ctor.name ? ctor.name : 'object';
 }
 
-function writeValue(w: Writer, value: unknown, path: string, seen: Set<object>): void {
+/** The objects being written (cycle check) and the keys leading to the current value (for errors). */
+interface Context {
+  seen: Set<object>;
+  path: Array<string | number>;
+}
+
+function where(ctx: Context): string {
+  return ctx.path.reduce<string>((out, k) => (typeof k === 'number' ? `${out}[${k}]` : `${out}.${k}`), 'value');
+}
+
+function writeChild(w: Writer, value: unknown, ctx: Context, key: string | number): void {
+  ctx.path.push(key);
+  writeValue(w, value, ctx);
+  ctx.path.pop();
+}
+
+function writeValue(w: Writer, value: unknown, ctx: Context): void {
   switch (typeof value) {
     case 'undefined':
       w.op(0x4e); // NONE
@@ -192,21 +209,22 @@ function writeValue(w: Writer, value: unknown, path: string, seen: Set<object>):
     case 'object':
       break;
     default:
-      throw new EncodeError(`cannot pickle a ${typeof value} at ${path}: only data (objects, arrays, strings, numbers, booleans, null, dates, bytes) is stored`);
+      throw new EncodeError(`cannot pickle a ${typeof value} at ${where(ctx)}: only data (objects, arrays, strings, numbers, booleans, null, dates, bytes) is stored`);
   }
   if (value === null) {
     w.op(0x4e);
     return;
   }
-  if (value instanceof Date) return writeDate(w, value, path);
+  if (value instanceof Date) return writeDate(w, value, ctx);
   if (value instanceof Uint8Array) return writeBytes(w, value);
-  if (seen.has(value) || seen.size > MAX_DEPTH) throw new EncodeError(`cannot pickle a circular or too deeply nested value at ${path}`);
+  const seen = ctx.seen;
+  if (seen.has(value) || seen.size > MAX_DEPTH) throw new EncodeError(`cannot pickle a circular or too deeply nested value at ${where(ctx)}`);
   seen.add(value);
   try {
     if (value instanceof PyCall) {
       writeGlobal(w, value.module, value.name);
       w.op(0x28); // MARK
-      value.args.forEach((v, i) => writeValue(w, v, `${path}(${i})`, seen));
+      value.args.forEach((v, i) => writeChild(w, v, ctx, i));
       w.op(0x74); // TUPLE
       w.op(0x52); // REDUCE
       return;
@@ -215,27 +233,32 @@ function writeValue(w: Writer, value: unknown, path: string, seen: Set<object>):
       w.op(0x5d); // EMPTY_LIST
       for (let i = 0; i < value.length; i += BATCH) {
         w.op(0x28); // MARK
-        for (let j = i; j < Math.min(i + BATCH, value.length); j++) writeValue(w, value[j], `${path}[${j}]`, seen);
+        for (let j = i; j < Math.min(i + BATCH, value.length); j++) writeChild(w, value[j], ctx, j);
         w.op(0x65); // APPENDS
       }
       return;
     }
     const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return writeValue(w, (toJSON as () => unknown).call(value), path, seen);
+    if (typeof toJSON === 'function') return writeValue(w, (toJSON as () => unknown).call(value), ctx);
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
-      throw new EncodeError(`cannot pickle a ${kind(value)} at ${path}: only plain objects and arrays are stored (convert it to one first)`);
+      throw new EncodeError(`cannot pickle a ${kind(value)} at ${where(ctx)}: only plain objects and arrays are stored (convert it to one first)`);
     }
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    const record = value as Record<string, unknown>;
     w.op(0x7d); // EMPTY_DICT
-    for (let i = 0; i < entries.length; i += BATCH) {
-      w.op(0x28); // MARK
-      for (const [k, v] of entries.slice(i, i + BATCH)) {
-        writeString(w, k);
-        writeValue(w, v, `${path}.${k}`, seen);
+    let batch = 0;
+    for (const k of Object.keys(record)) {
+      const v = record[k];
+      if (v === undefined) continue;
+      if (batch === 0) w.op(0x28); // MARK
+      w.string(k);
+      writeChild(w, v, ctx, k);
+      if (++batch === BATCH) {
+        w.op(0x75); // SETITEMS
+        batch = 0;
       }
-      w.op(0x75); // SETITEMS
     }
+    if (batch > 0) w.op(0x75);
   } finally {
     seen.delete(value);
   }
@@ -244,8 +267,8 @@ function writeValue(w: Writer, value: unknown, path: string, seen: Set<object>):
 /** Pickles `value` (mapping above). Throws {@link EncodeError} naming the part that has no Python equivalent. */
 export function pickle(value: unknown): Buffer {
   const w = new Writer();
-  w.opU8(0x80, 4); // PROTO 4
-  writeValue(w, value, 'value', new Set());
+  w.opInt(0x80, 4, 1); // PROTO 4
+  writeValue(w, value, { seen: new Set(), path: [] });
   w.op(0x2e); // STOP
   return w.done();
 }

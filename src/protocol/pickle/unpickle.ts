@@ -54,8 +54,6 @@ function asData(v: unknown): unknown {
 
 const MARK = Symbol('mark');
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
-const latin1 = new TextDecoder('latin1');
-const utf8 = new TextDecoder('utf-8');
 
 /** Opcodes refused by name, so the error says what the pickle tried to do. */
 const REFUSED: Record<number, string> = {
@@ -107,7 +105,9 @@ function setItem(dict: unknown, key: unknown, value: unknown): void {
   else if (typeof key === 'boolean') name = key ? 'true' : 'false';
   else if (key === null) name = 'null';
   else throw new DecodeError(`pickle: dict key of type ${Array.isArray(key) ? 'tuple' : typeof key} has no JS equivalent`);
-  Object.defineProperty(dict, name, { value: asData(value), enumerable: true, writable: true, configurable: true });
+  // Plain assignment is the fast path; only `__proto__` would reach the prototype through it.
+  if (name === '__proto__') Object.defineProperty(dict, name, { value: asData(value), enumerable: true, writable: true, configurable: true });
+  else (dict as Record<string, unknown>)[name] = asData(value);
 }
 
 function appendTo(list: unknown, items: unknown[]): void {
@@ -121,6 +121,12 @@ function appendTo(list: unknown, items: unknown[]): void {
  */
 export function unpickle(data: Uint8Array): unknown {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  /** The next `n` bytes as text (Buffer's decoders are faster than TextDecoder on short strings). */
+  const text = (n: number | bigint, encoding: 'utf8' | 'latin1'): string => {
+    const at = need(n);
+    return buf.toString(encoding, at, pos);
+  };
   let pos = 0;
   let stack: unknown[] = [];
   const metastack: unknown[][] = [];
@@ -151,9 +157,9 @@ export function unpickle(data: Uint8Array): unknown {
   const line = (): string => {
     const end = data.indexOf(0x0a, pos);
     if (end < 0) throw new DecodeError('pickle: data truncated');
-    const text = latin1.decode(data.subarray(pos, end));
+    const out = buf.toString('latin1', pos, end);
     pos = end + 1;
-    return text;
+    return out;
   };
   const pop = (): unknown => {
     if (stack.length === 0) throw new DecodeError('pickle: stack underflow');
@@ -244,10 +250,10 @@ export function unpickle(data: Uint8Array): unknown {
         stack.push(longFromBytes(bytes(s32len())));
         break;
       case 0x46: { // FLOAT
-        const text = line();
-        const special = /^([+-]?)(inf|nan)$/i.exec(text);
-        const v = special ? (special[2]!.toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity) : Number(text);
-        if (Number.isNaN(v) && !special) throw new DecodeError(`pickle: bad float literal ${JSON.stringify(text)}`);
+        const literal = line();
+        const special = /^([+-]?)(inf|nan)$/i.exec(literal);
+        const v = special ? (special[2]!.toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity) : Number(literal);
+        if (Number.isNaN(v) && !special) throw new DecodeError(`pickle: bad float literal ${JSON.stringify(literal)}`);
         stack.push(v);
         break;
       }
@@ -258,22 +264,22 @@ export function unpickle(data: Uint8Array): unknown {
         stack.push(quotedString(line()));
         break;
       case 0x54: // BINSTRING
-        stack.push(latin1.decode(bytes(s32len())));
+        stack.push(text(s32len(), 'latin1'));
         break;
       case 0x55: // SHORT_BINSTRING
-        stack.push(latin1.decode(bytes(u8())));
+        stack.push(text(u8(), 'latin1'));
         break;
       case 0x56: // UNICODE (raw-unicode-escape)
         stack.push(line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a?: string, b?: string) => String.fromCodePoint(parseInt(a ?? b!, 16))));
         break;
       case 0x58: // BINUNICODE
-        stack.push(utf8.decode(bytes(u32())));
+        stack.push(text(u32(), 'utf8'));
         break;
       case 0x8c: // SHORT_BINUNICODE
-        stack.push(utf8.decode(bytes(u8())));
+        stack.push(text(u8(), 'utf8'));
         break;
       case 0x8d: // BINUNICODE8
-        stack.push(utf8.decode(bytes(u64())));
+        stack.push(text(u64(), 'utf8'));
         break;
       case 0x42: // BINBYTES
         stack.push(Buffer.from(bytes(u32())));
