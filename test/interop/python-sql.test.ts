@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SqlBackend } from '../../src/backends/sql/backend.js';
-import type { Dialect } from '../../src/backends/sql/drivers.js';
+import { openSqlDriver, type Dialect } from '../../src/backends/sql/drivers.js';
 import { Celeriac, Worker } from '../../src/index.js';
 import { record } from '../conformance/backend-suite.js';
 import { captureLog } from '../helpers/app.js';
@@ -41,6 +41,9 @@ const JS_VALUE_IN_PYTHON = {
   int: 7, big: { int: '18446744073709551616' }, float: 1.5, text: 'ünïcødé ✓ 中文', nested: [1, [2, null]], flag: false, nothing: null,
   when: { datetime: '2026-01-02T03:04:05.006000' },
 };
+
+/** pysql.py's view of a date_done Python's driver parsed: a naive datetime, as Celery writes. */
+const NAIVE_DATETIME = ['datetime', true];
 
 const dialects: Array<[Dialect, () => Promise<string | false>, string]> = [
   ['sqlite', async () => false, 'sqlite3'],
@@ -82,8 +85,8 @@ for (const [dialect, serviceFor, driverModule] of dialects) {
           const jsFail = randomUUID();
           await backend.storeResult(record(jsOk, 'SUCCESS', JS_VALUE, { name: 'js.values', args: [1, 2], kwargs: { k: 'v' }, worker: 'celeriac@h', retries: 0, queue: 'q' }));
           await backend.storeResult(record(jsFail, 'FAILURE', { exc_type: 'ValueError', exc_message: ['boom'], exc_module: 'builtins' }, { traceback: 'Traceback ...' }));
-          assert.deepEqual(await py(db, queues, 'read', jsOk), { state: 'SUCCESS', result: JS_VALUE_IN_PYTHON, name: 'js.values', args: [1, 2], kwargs: { k: 'v' } });
-          assert.deepEqual(await py(db, queues, 'read', jsFail), { state: 'FAILURE', result: { exception: 'ValueError', args: ['boom'] }, name: null, args: null, kwargs: null });
+          assert.deepEqual(await py(db, queues, 'read', jsOk), { state: 'SUCCESS', result: JS_VALUE_IN_PYTHON, name: 'js.values', args: [1, 2], kwargs: { k: 'v' }, date_done: NAIVE_DATETIME });
+          assert.deepEqual(await py(db, queues, 'read', jsFail), { state: 'FAILURE', result: { exception: 'ValueError', args: ['boom'] }, name: null, args: null, kwargs: null, date_done: NAIVE_DATETIME });
 
           // Python writes, celeriac reads.
           const pyOk = randomUUID();
@@ -114,6 +117,35 @@ for (const [dialect, serviceFor, driverModule] of dialects) {
         }
       });
     }
+
+    it('shares tables placed in a schema by database_table_schemas (PostgreSQL)', { skip: problem || (dialect !== 'postgresql' && 'PostgreSQL only') }, async () => {
+      const db = await privateDatabase(dialect);
+      const queues = { js: 'unused', py: 'unused' };
+      const schemaEnv = { ...env(db, queues), SQL_SCHEMA: 'results' };
+      const schemaPy = async (...args: string[]): Promise<unknown> => JSON.parse(lastLine(await runPython([join(PY_DIR, 'pysql.py'), ...args], schemaEnv)));
+      const admin = await openSqlDriver(db.url);
+      await admin.execute('CREATE SCHEMA results');
+      const backend = new SqlBackend({ url: db.url, expiresSeconds: null, backendOptions: {}, tables: { schemas: { task: 'results', group: 'results' } } });
+      try {
+        await backend.connect();
+        const found = await admin.query<{ name: string }>(
+          "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'results' " +
+            "UNION ALL SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'results' ORDER BY name",
+        );
+        assert.deepEqual(found.map((r) => r.name), ['celery_taskmeta', 'celery_tasksetmeta', 'task_id_sequence', 'taskset_id_sequence']);
+        const jsId = randomUUID();
+        await backend.storeResult(record(jsId, 'SUCCESS', JS_VALUE));
+        await backend.storeResult(record(jsId, 'SUCCESS', JS_VALUE)); // the upsert's conflict path on a qualified table
+        assert.deepEqual((await schemaPy('read', jsId)) as { result: unknown }, { state: 'SUCCESS', result: JS_VALUE_IN_PYTHON, name: null, args: null, kwargs: null, date_done: NAIVE_DATETIME });
+        const pyId = randomUUID();
+        await schemaPy('store', pyId, 'schema');
+        assert.deepEqual((await backend.getTaskMeta(pyId)).result, { ...PY_VALUE, tag: 'schema' });
+      } finally {
+        await backend.close();
+        await admin.close();
+        await db.drop();
+      }
+    });
 
     /** Real workers: a Python client calls a celeriac worker (python first), or the reverse. */
     async function workers(first: 'python' | 'celeriac', db: PrivateDatabase, queues: { js: string; py: string }): Promise<void> {
