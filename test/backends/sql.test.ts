@@ -170,6 +170,14 @@ describe('database backend on mysql: BLOB columns', async () => {
           (e: Error) => e instanceof OperationalError && /result is 700\d\d bytes, more than the 65535 bytes/.test(e.message) && /MODIFY result LONGBLOB/.test(e.message),
         );
         assert.equal((await b.getTaskMeta('too-big')).status, 'PENDING');
+        // Through a worker the task fails with that error, as Celery's does when its result cannot be stored.
+        const { app } = testApp({ backend: db.url });
+        const huge = app.task(() => big, { name: 'tasks.huge' });
+        await withWorker(app, async () => {
+          const r = await huge.delay();
+          await assert.rejects(r.get({ timeout: 10 }), (e: Error) => /MODIFY result LONGBLOB/.test(e.message));
+          assert.equal(await r.state(), 'FAILURE');
+        });
         const driver = await openSqlDriver(db.url);
         await driver.execute('ALTER TABLE celery_taskmeta MODIFY result LONGBLOB');
         await driver.close();
