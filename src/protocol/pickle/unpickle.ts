@@ -420,8 +420,3 @@ export function unpickle(data: Uint8Array): unknown {
     }
   }
 }
-
-/** True for a tuple built by {@link unpickle} (for builders that need to tell tuples from lists). */
-export function isPickleTuple(value: unknown): boolean {
-  return Array.isArray(value) && tuples.has(value);
-}
