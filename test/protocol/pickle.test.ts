@@ -214,6 +214,9 @@ describe('unpickle: pickles that would run code', { skip: pythonSkip(['pickle'])
       [Buffer.from('\x80\x04\xff.', 'latin1'), /unknown opcode 0xff/],
       [Buffer.from('\x80\x04(K\x01K\x02\x8c\x04tupl\x93.', 'latin1'), /STACK_GLOBAL needs two strings|unexpected MARK|refused/],
       [Buffer.from('\x80\x04]K\x01K\x02s.', 'latin1'), /SETITEM on something that is not a dict/],
+      // A builder never passes a global through into the data it builds.
+      [Buffer.from('\x80\x04\x8c\x0dcelery.result\x8c\x0bAsyncResult\x93(\x8c\x01xNNN\x8c\x08datetime\x8c\x08datetime\x93tR.', 'latin1'), /result parent is not a result/],
+      [Buffer.from('\x80\x04\x8c\x08builtins\x8c\x03set\x93]\x8c\x08datetime\x8c\x04date\x93a\x85R.', 'latin1'), /datetime\.date used as a value/],
     ];
     for (const [bytes, message] of cases) {
       assert.throws(() => unpickle(bytes), (e: Error) => e instanceof DecodeError && message.test(e.message), String(message));

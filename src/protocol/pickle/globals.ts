@@ -28,6 +28,37 @@ function fail(what: string): never {
   throw new DecodeError(`pickle: ${what}`);
 }
 
+/** Tuples: the arrays REDUCE accepts as arguments. */
+const tuples = new WeakSet<unknown[]>();
+/** Tuples holding a global or a tzinfo: arguments for a builder, never data. */
+const tainted = new WeakSet<unknown[]>();
+
+/** Marks `items` as a tuple (and as not data when it holds a global or a tzinfo). */
+export function tuple(items: unknown[]): unknown[] {
+  tuples.add(items);
+  if (items.some(notData)) tainted.add(items);
+  return items;
+}
+
+/** True for an array made by {@link tuple}. */
+export function isTuple(value: unknown): value is unknown[] {
+  return Array.isArray(value) && tuples.has(value);
+}
+
+/** A global, a tzinfo or a tuple holding one: only a REDUCE may take it. */
+function notData(v: unknown): boolean {
+  return v instanceof PickleGlobal || v instanceof FixedOffset || (Array.isArray(v) && tainted.has(v));
+}
+
+/** `v`, refused when it is not data (a global, a tzinfo, a tuple holding one). */
+export function asData<T>(v: T): T {
+  if (notData(v)) {
+    const what = v instanceof PickleGlobal ? v.name : v instanceof FixedOffset ? 'a tzinfo' : 'a tuple holding a global';
+    fail(`${what} used as a value: refused, only data is built`);
+  }
+  return v;
+}
+
 function num(v: unknown, what: string): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
@@ -86,22 +117,30 @@ function timedelta(args: readonly unknown[]): number {
   return days * 86400 + seconds + us / 1e6;
 }
 
+/** A list argument whose items go into the built data: each must be data itself. */
 function items(v: unknown): unknown[] {
   if (v === undefined) return [];
-  if (Array.isArray(v)) return v;
+  if (Array.isArray(v)) return v.map(asData);
   return fail('expected a list');
+}
+
+/** A result's parent: null or Celery's tuple form built by another result builder. */
+function parentOf(v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (Array.isArray(v) && !isTuple(v)) return v;
+  return fail('a result parent is not a result');
 }
 
 /** `celery.result.AsyncResult(id, backend, task_name, app, parent)` as Celery's tuple form. */
 function asyncResult(args: readonly unknown[]): unknown {
   if (typeof args[0] !== 'string') fail('AsyncResult id is not a string');
-  return [[args[0], args[4] ?? null], null];
+  return [[args[0], parentOf(args[4])], null];
 }
 
 /** `celery.result.GroupResult(id, results[, parent])` as Celery's tuple form. */
 function groupResult(args: readonly unknown[]): unknown {
   if (typeof args[0] !== 'string' && args[0] !== null) fail('GroupResult id is not a string');
-  return [[args[0], args[2] ?? null], items(args[1])];
+  return [[args[0], parentOf(args[2])], items(args[1])];
 }
 
 const entries: Array<[string, (args: readonly unknown[]) => unknown]> = [
@@ -118,7 +157,7 @@ const entries: Array<[string, (args: readonly unknown[]) => unknown]> = [
     const out = {};
     for (const pair of items(args[0])) {
       if (!Array.isArray(pair) || typeof pair[0] !== 'string') fail('OrderedDict item is not a (str, value) pair');
-      Object.defineProperty(out, pair[0] as string, { value: pair[1], enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, pair[0] as string, { value: asData(pair[1]), enumerable: true, writable: true, configurable: true });
     }
     return out;
   }],

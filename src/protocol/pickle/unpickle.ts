@@ -27,30 +27,7 @@
  * | `celery.result.AsyncResult` / `GroupResult` | Celery's tuple form (`[[id, parent], children]`) |
  */
 import { DecodeError } from '../../errors/index.js';
-import { FixedOffset, PickleGlobal, pickleGlobal } from './globals.js';
-
-/** Tuples: the arrays REDUCE accepts as arguments. */
-const tuples = new WeakSet<unknown[]>();
-/** Tuples holding a global or a tzinfo: arguments for a builder, never data. */
-const tainted = new WeakSet<unknown[]>();
-function tuple(items: unknown[]): unknown[] {
-  tuples.add(items);
-  if (items.some(notData)) tainted.add(items);
-  return items;
-}
-
-/** A global, a tzinfo or a tuple holding one: only a REDUCE may take it. */
-function notData(v: unknown): boolean {
-  return v instanceof PickleGlobal || v instanceof FixedOffset || (Array.isArray(v) && tainted.has(v));
-}
-
-function asData(v: unknown): unknown {
-  if (notData(v)) {
-    const what = v instanceof PickleGlobal ? v.name : v instanceof FixedOffset ? 'a tzinfo' : 'a tuple holding a global';
-    throw new DecodeError(`pickle: ${what} used as a value: refused, only data is built`);
-  }
-  return v;
-}
+import { PickleGlobal, asData, isTuple, pickleGlobal, tuple } from './globals.js';
 
 const MARK = Symbol('mark');
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
@@ -111,7 +88,7 @@ function setItem(dict: unknown, key: unknown, value: unknown): void {
 }
 
 function appendTo(list: unknown, items: unknown[]): void {
-  if (!Array.isArray(list) || tuples.has(list)) throw new DecodeError('pickle: APPEND on something that is not a list');
+  if (!Array.isArray(list) || isTuple(list)) throw new DecodeError('pickle: APPEND on something that is not a list');
   for (const item of items) list.push(asData(item));
 }
 
@@ -384,7 +361,7 @@ export function unpickle(data: Uint8Array): unknown {
         const args = pop();
         const fn = pop();
         if (!(fn instanceof PickleGlobal)) throw new DecodeError('pickle: REDUCE on something that is not an allowed global');
-        if (!Array.isArray(args) || !tuples.has(args)) throw new DecodeError('pickle: REDUCE arguments are not a tuple');
+        if (!isTuple(args)) throw new DecodeError('pickle: REDUCE arguments are not a tuple');
         stack.push(fn.build(args));
         break;
       }
