@@ -17,6 +17,7 @@ import { loadApp } from './load-app.js';
 import { registerMonitorCommands } from './monitor.js';
 import { renderProgress } from './progress.js';
 import { untilStopped } from './signals.js';
+import { packageVersion } from './version.js';
 
 /** Where the CLI writes its normal output (stdout) and its log (stderr). */
 export interface CliIo {
@@ -114,6 +115,7 @@ async function showProgress(result: AsyncResult, io: CliIo, timeoutSeconds: numb
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('celeriac')
     .description("Celery's task system for Node.js")
+    .version(packageVersion(), '-V, --version', 'print the version of celeriac')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
