@@ -106,6 +106,12 @@ export async function loadApp(spec: string, cwd: string = process.cwd()): Promis
   } catch (err) {
     throw new ImproperlyConfigured(`cannot load the app module '${file}': ${(err as Error).message}`, { cause: err });
   }
+  // A CommonJS module whose named exports Node could not detect (compiled TypeScript) comes
+  // with its `module.exports` as the default export only.
+  const cjsExports = mod['default'];
+  if (!(exportName in mod) && moduleKind(file) === 'commonjs' && typeof cjsExports === 'object' && cjsExports !== null) {
+    mod = cjsExports as Record<string, unknown>;
+  }
   const value = mod[exportName];
   if (value === undefined) {
     const names = Object.keys(mod).join(', ') || '(none)';
