@@ -7,6 +7,7 @@
  * (see `appModuleKind`), so the worker and the app share one copy of every class.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Celeriac } from '../app/celeriac.js';
@@ -86,7 +87,7 @@ let tsxRegistered = false;
 
 /** Registers tsx's loaders (ES and CommonJS), once, for a TypeScript app module. */
 async function registerTsx(file: string): Promise<void> {
-  if (tsxRegistered || process.execArgv.some((a) => a.includes('tsx'))) return;
+  if (tsxRegistered || process.execArgv.some((a) => /^(?:--(?:import|require|loader)=)?tsx$|[\\/]tsx[\\/]dist[\\/]/.test(a))) return;
   const user = `the TypeScript app module ${file}`;
   const esm = await loadOptional('tsx', user, () => import('tsx/esm/api'));
   const cjs = await loadOptional('tsx', user, () => import('tsx/cjs/api'));
@@ -102,15 +103,14 @@ export async function loadApp(spec: string, cwd: string = process.cwd()): Promis
   if (/\.[cm]?ts$/.test(extname(file))) await registerTsx(file);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    // CommonJS through require(): its exports as they are (import() of compiled TypeScript sees
+    // no names, and fails on a CommonJS .ts imported from an ES module host).
+    mod =
+      moduleKind(file) === 'commonjs'
+        ? (createRequire(file)(file) as Record<string, unknown>)
+        : ((await import(pathToFileURL(file).href)) as Record<string, unknown>);
   } catch (err) {
     throw new ImproperlyConfigured(`cannot load the app module '${file}': ${(err as Error).message}`, { cause: err });
-  }
-  // A CommonJS module whose named exports Node could not detect (compiled TypeScript) comes
-  // with its `module.exports` as the default export only.
-  const cjsExports = mod['default'];
-  if (!(exportName in mod) && moduleKind(file) === 'commonjs' && typeof cjsExports === 'object' && cjsExports !== null) {
-    mod = cjsExports as Record<string, unknown>;
   }
   const value = mod[exportName];
   if (value === undefined) {
