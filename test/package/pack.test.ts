@@ -22,7 +22,21 @@ export const add = app.task(function add(x: number, y: number): number {
 
 // CommonJS has no top-level await: the client is an async function. It ends by itself.
 const CLIENT_CJS = `import { chain } from 'celeriac';
-import { add } from './tasks';
+import { add, app } from './tasks';
+
+// Internal methods are not in the published declarations.
+// @ts-expect-error internal
+void app.sendTaskCall;
+// @ts-expect-error internal
+void app.applyEager;
+// @ts-expect-error internal
+void app.storeState;
+// @ts-expect-error internal
+void app.retryTask;
+// @ts-expect-error internal
+void app.onRevoke;
+// @ts-expect-error arguments are typed from the task function
+void add.s('1');
 
 async function main(): Promise<void> {
   const sum: number = await (await add.delay(2, 3)).get({ timeout: 30 });
