@@ -237,3 +237,21 @@ describe('celery.backend_cleanup', () => {
     });
   });
 });
+
+describe('waiting on a SQLite results file', () => {
+  it('a timeout names the file it read (a relative path depends on the working directory)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'celeriac-sql-'));
+    const { app } = testApp({ backend: `db+sqlite:///${join(dir, 'results.db')}` });
+    try {
+      const result = app.asyncResult('never-sent');
+      await assert.rejects(result.get({ timeout: 0.1 }), (err: Error) => {
+        assert.equal(err.name, 'TimeoutError');
+        assert.match(err.message, /timed out waiting for task never-sent/);
+        assert.ok(err.message.includes(`the SQLite file ${join(dir, 'results.db')}`), err.message);
+        return true;
+      });
+    } finally {
+      await app.close();
+    }
+  });
+});

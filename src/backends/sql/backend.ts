@@ -29,7 +29,8 @@
  * backend's connections use READ COMMITTED, as the Celery guide advises, so a poller sees a
  * result as soon as it is committed.
  */
-import { DecodeError, OperationalError } from '../../errors/index.js';
+import { sqlitePath } from '../../broker/sqlite/store.js';
+import { DecodeError, OperationalError, TimeoutError } from '../../errors/index.js';
 import { fromJson, toJson } from '../../protocol/json.js';
 import { PyCall, pickle } from '../../protocol/pickle/pickle.js';
 import { unpickle } from '../../protocol/pickle/unpickle.js';
@@ -272,8 +273,15 @@ export class SqlBackend implements ResultBackend {
     return meta;
   }
 
-  waitFor(taskId: string, options?: WaitOptions): Promise<TaskMeta> {
-    return pollUntilReady((id) => this.getTaskMeta(id), taskId, options);
+  async waitFor(taskId: string, options?: WaitOptions): Promise<TaskMeta> {
+    try {
+      return await pollUntilReady((id) => this.getTaskMeta(id), taskId, options);
+    } catch (err) {
+      // A relative SQLite path depends on the working directory: a client started elsewhere than
+      // the worker reads another file and waits for nothing. Say which file was read.
+      if (!(err instanceof TimeoutError) || this.dialect !== 'sqlite') throw err;
+      throw new TimeoutError(`${err.message}, reading the SQLite file ${sqlitePath(this.options.url)} (the worker must write the same file)`, { cause: err });
+    }
   }
 
   async forget(taskId: string): Promise<void> {
