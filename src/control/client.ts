@@ -11,6 +11,7 @@
  */
 import type { Consumer, Delivery, Transport } from '../broker/port.js';
 import type { Celeriac } from '../app/celeriac.js';
+import { OperationalError } from '../errors/index.js';
 import { uuid } from '../utils/ids.js';
 import { declarePidbox, jsonMessage, PIDBOX_EXCHANGE, REPLY_EXCHANGE, replyQueue } from './pidbox.js';
 
@@ -135,11 +136,19 @@ export class Control {
     return this.broadcast('ping', { ...options, reply: true });
   }
 
-  /** Revokes tasks on every worker (and in this process), terminating running ones if asked. */
-  async revoke(taskId: string | string[], options: BroadcastOptions & { terminate?: boolean; signal?: string; reply?: boolean } = {}): Promise<Replies> {
-    const ids = typeof taskId === 'string' ? [taskId] : taskId;
+  /**
+   * Revokes tasks on every worker (celeriac and Python alike, in-process ones included, through
+   * their mailboxes), terminating running ones if asked. Rejects with `OperationalError` naming the
+   * ids when the broker cannot be reached: nothing was revoked.
+   */
+  async revoke(taskId: string | readonly string[], options: BroadcastOptions & { terminate?: boolean; signal?: string; reply?: boolean } = {}): Promise<Replies> {
+    const ids = typeof taskId === 'string' ? [taskId] : [...taskId];
     const { terminate, signal, reply, ...rest } = options;
-    return this.broadcast('revoke', { ...rest, reply: reply ?? false, arguments: { task_id: ids, terminate: terminate ?? false, signal: signal ?? null } });
+    try {
+      return await this.broadcast('revoke', { ...rest, reply: reply ?? false, arguments: { task_id: ids, terminate: terminate ?? false, signal: signal ?? null } });
+    } catch (err) {
+      throw new OperationalError(`could not broadcast the revoke of ${ids.join(', ')}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** Sets a task's rate limit on the workers (`'10/m'`, a number per second, or null to remove it). */

@@ -125,7 +125,7 @@ export const COMMANDS: Record<string, ControlHandler> = {
     const terminate = args['terminate'] === true;
     const signal = typeof args['signal'] === 'string' ? (args['signal'] as string) : undefined;
     const running = ids.filter((id) => ctx.worker.active.has(id));
-    await ctx.worker.app.revoke(ids, { terminate, ...(signal ? { signal: normalizeSignal(signal) } : {}) });
+    ctx.worker.app.recordRevoked(ids, { terminate, ...(signal ? { signal: normalizeSignal(signal) } : {}) });
     ctx.saveRevoked();
     if (terminate) return running.length === 0 ? ok('terminate: tasks unknown') : ok(`terminate: ${running.join(', ')}`);
     return ok(`tasks ${ids.join(', ')} flagged as revoked`);

@@ -166,8 +166,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       rateLimiter: this.rateLimiter,
       closing: () => this.closing,
       onStarted: (request, task) => {
-        this.active.set(request.id ?? '', { request, task, startedAt: Date.now() });
+        const id = request.id ?? '';
+        this.active.set(id, { request, task, startedAt: Date.now() });
         this.emit('task-started', request);
+        // A terminate that arrived after the revoked check but before the pool reported the start
+        // (the process pool's window between sending the job and the child's "started") is
+        // recorded in the revoked set: acting on it here means none is ever lost.
+        const signal = this.app.revoked.terminateSignal(id);
+        if (signal) this.terminate(id, signal);
       },
       onDiscarded: (request, reason) => this.emit('task-revoked', request, reason),
       onFinished: (request, task, outcome) => {
@@ -385,10 +391,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private onRevoke(taskId: string, terminate: boolean, signal: NodeJS.Signals | undefined): void {
     if (this.etaTimers.has(taskId)) this.logger.info(`revoked task ${taskId} is waiting for its ETA: it will not run`);
-    if (terminate && this.active.has(taskId)) {
-      this.logger.info(`terminating revoked task ${taskId}${signal ? ` with ${signal}` : ''}`);
-      this.pool.kill(taskId, new TaskRevokedError('terminated'), signal ?? 'SIGTERM');
-    }
+    if (terminate && this.active.has(taskId)) this.terminate(taskId, signal ?? 'SIGTERM');
+  }
+
+  private terminate(taskId: string, signal: NodeJS.Signals): void {
+    this.logger.info(`terminating revoked task ${taskId} with ${signal}`);
+    this.pool.kill(taskId, new TaskRevokedError('terminated'), signal);
   }
 
   private onDelivery(delivery: Delivery): void {

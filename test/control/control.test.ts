@@ -3,9 +3,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Celeriac, sleep, States, Worker, type Task } from '../../src/index.js';
+import { Celeriac, GroupResult, sleep, States, Worker, type Task } from '../../src/index.js';
+import { uuid } from '../../src/utils/ids.js';
 import { jsonMessage, PIDBOX_EXCHANGE } from '../../src/control/pidbox.js';
 import { captureLog, testApp } from '../helpers/app.js';
+import { until } from '../helpers/until.js';
 
 function tasks(app: Celeriac) {
   const add = app.task(function add(x: number, y: number) {
@@ -167,5 +169,46 @@ describe('revoked ids across the fleet', () => {
     assert.ok(restarted.revoked.has('r-1'));
     await w3.stop();
     await restarted.close();
+  });
+});
+
+describe('revoking from a client app (another process, as far as the worker can tell)', () => {
+  /** Two apps on one SQLite broker and result store: they share nothing in memory. */
+  function pair(): { client: Celeriac; workerApp: Celeriac } {
+    const file = join(mkdtempSync(join(tmpdir(), 'celeriac-revoke-')), 'q.db');
+    const urls = { broker: `sqlite:///${file}`, backend: `db+sqlite:///${file}` };
+    return { client: new Celeriac('client', { ...urls, logger: captureLog().logger }), workerApp: new Celeriac('w', { ...urls, logger: captureLog().logger }) };
+  }
+
+  it('AsyncResult.revoke({ terminate }) and GroupResult.revoke() reach the worker through the broadcast', { timeout: 30_000 }, async () => {
+    const { client, workerApp } = pair();
+    tasks(workerApp);
+    const { slow } = tasks(client);
+    const worker = new Worker(workerApp, { hostname: `revokee-${process.pid}@test`, concurrency: 4, logger: captureLog().logger });
+    await worker.start();
+    try {
+      const running = await slow.delay(20_000);
+      await until(() => worker.active.has(running.id), 'the task to start');
+      await running.revoke({ terminate: true });
+      await assert.rejects(running.get({ timeout: 10 }), (e: Error) => e.name === 'TaskRevokedError');
+      const later = [await slow.applyAsync([1], {}, { countdown: 2 }), await slow.applyAsync([2], {}, { countdown: 2 })];
+      const group = new GroupResult(uuid(), client.resultContext, later);
+      await group.revoke();
+      await until(() => later.every((r) => workerApp.revoked.has(r.id)), 'the group members revoked on the worker');
+      for (const r of later) await assert.rejects(r.get({ timeout: 10 }), (e: Error) => e.name === 'TaskRevokedError');
+    } finally {
+      await worker.stop();
+      await workerApp.close();
+      await client.close();
+    }
+  });
+
+  it('rejects with OperationalError naming the ids when the broker is unreachable', async () => {
+    const app = new Celeriac('offline', { broker: 'redis://127.0.0.1:1/0', backend: 'memory://', logger: captureLog().logger });
+    try {
+      await assert.rejects(app.asyncResult('t-1').revoke(), (e: Error) => e.name === 'OperationalError' && /revoke of t-1/.test(e.message));
+    } finally {
+      await app.close();
+    }
   });
 });
