@@ -134,9 +134,16 @@ export const COMMANDS: Record<string, ControlHandler> = {
   rate_limit: (ctx, args) => {
     const task = ctx.worker.app.tasks.get(String(args['task_name']));
     if (!task) return nok(`unknown task ${String(args['task_name'])}`);
-    const rate = args['rate_limit'];
-    task.rateLimit = rate === null || rate === undefined || rate === '' || rate === 0 ? null : (rate as string | number);
-    return ok(task.rateLimit === null ? 'rate limit disabled successfully' : 'new rate limit set successfully');
+    const given = args['rate_limit'];
+    const rate = given === null || given === undefined || given === '' || given === 0 ? null : typeof given === 'number' ? given : String(given);
+    try {
+      // The worker's bucket follows at once (tasks already waiting included), then the task's option.
+      ctx.worker.setRateLimit(task.name, rate);
+    } catch (err) {
+      return nok(`Invalid rate limit string: ${(err as Error).message}`);
+    }
+    task.rateLimit = rate;
+    return ok(rate === null ? 'rate limit disabled successfully' : 'new rate limit set successfully');
   },
   time_limit: (ctx, args) => {
     const task = ctx.worker.app.tasks.get(String(args['task_name']));

@@ -337,6 +337,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.consumer = this.queues.length > 0 ? await (await this.app.getTransport()).consume(this.queues, this.onDeliveryBound, { prefetch: this.prefetch }) : undefined;
   }
 
+  /**
+   * Changes a task type's rate limit in this worker at once, tasks waiting for a token included
+   * (remote control `rate_limit`). Throws RangeError for a rate that does not parse.
+   */
+  setRateLimit(taskName: string, rate: string | number | null): void {
+    this.rateLimiter.set(taskName, rate);
+  }
+
   /** Changes the pool size where the pool allows it (remote control `pool_grow` / `pool_shrink`). */
   resizePool(size: number): void {
     if (!this.pool.resize) {
