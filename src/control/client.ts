@@ -37,6 +37,30 @@ interface Collector {
   done: () => void;
 }
 
+/**
+ * Node names that answered more than once among `replies` (Celery's `flatten_reply` check): two
+ * workers share a name, so commands addressed to it reach an unknown one of them.
+ */
+export function duplicateNodes(replies: Replies): string[] {
+  const seen = new Set<string>();
+  const dupes = new Set<string>();
+  for (const reply of replies) {
+    for (const name of Object.keys(reply)) {
+      if (seen.has(name)) dupes.add(name);
+      seen.add(name);
+    }
+  }
+  return [...dupes].sort();
+}
+
+/** The warning for {@link duplicateNodes} (Celery's DuplicateNodenameWarning). */
+export function duplicateNodesWarning(names: readonly string[]): string {
+  return (
+    `DuplicateNodenameWarning: received multiple replies from node ${names.length === 1 ? 'name' : 'names'}: ${names.join(', ')}. ` +
+    'Give each worker a unique node name (the worker -n option), or commands and revokes reach only one of them'
+  );
+}
+
 /** `app.control`. */
 export class Control {
   private consumer: Promise<Consumer> | undefined;
@@ -47,10 +71,13 @@ export class Control {
 
   constructor(private readonly app: Celeriac) {}
 
-  /** Sends a command; with `reply`, resolves with the replies collected. */
-  async broadcast(command: string, options: BroadcastOptions & { arguments?: Record<string, unknown>; reply?: boolean } = {}): Promise<Replies> {
+  /**
+   * Sends a command; with `reply`, resolves with the replies collected. `ticket` (a fresh id by
+   * default) lets a worker recognise its own broadcast when it reaches its own mailbox.
+   */
+  async broadcast(command: string, options: BroadcastOptions & { arguments?: Record<string, unknown>; reply?: boolean; ticket?: string } = {}): Promise<Replies> {
     const transport = await this.pidbox();
-    const ticket = uuid();
+    const ticket = options.ticket ?? uuid();
     const timeout = (options.timeout ?? 1) * 1000;
     const wantReply = options.reply ?? false;
     let collected: Promise<Replies> = Promise.resolve([]);

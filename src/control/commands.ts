@@ -186,10 +186,13 @@ export const COMMANDS: Record<string, ControlHandler> = {
     setImmediate(() => void ctx.worker.stop());
     return undefined;
   },
+  // Mingle: the ids come and go as Celery's workers send them, a mapping of id to revoke time.
   hello: (ctx, args) => {
     if (args['from_node'] === ctx.worker.hostname) return undefined;
-    for (const id of list(args['revoked'])) ctx.worker.app.revoked.add(id);
-    return { revoked: [...ctx.worker.app.revoked], clock: ctx.clock() };
+    const learned = ctx.worker.app.revoked.update(args['revoked']);
+    ctx.worker.logger.info(`sync with ${String(args['from_node'])}${learned > 0 ? `: learned ${learned} revoked id(s)` : ''}`);
+    if (learned > 0) ctx.saveRevoked();
+    return { revoked: ctx.worker.app.revoked.toMapping(), clock: ctx.clock() };
   },
 };
 

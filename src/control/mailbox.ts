@@ -11,7 +11,9 @@ import { readFileSync } from 'node:fs';
 import type { Consumer, Delivery } from '../broker/port.js';
 import type { Worker } from '../worker/worker.js';
 import { writeFileAtomic } from '../utils/files.js';
+import { duplicateNodes, duplicateNodesWarning } from './client.js';
 import { COMMANDS, type ControlContext } from './commands.js';
+import { uuid } from '../utils/ids.js';
 import { declarePidbox, isForMe, jsonMessage, parseControlMessage, REPLY_EXCHANGE, workerQueue } from './pidbox.js';
 
 /** Options of the worker's mailbox. */
@@ -26,6 +28,9 @@ export interface MailboxOptions {
 export class WorkerMailbox {
   private consumer: Consumer | undefined;
   private clockValue = 0;
+  /** Tickets of this worker's own checks (mingle's ping of its own name), and those it answered itself. */
+  private readonly ownTickets = new Set<string>();
+  private readonly answered = new Set<string>();
   private readonly ctx: ControlContext;
 
   constructor(
@@ -52,28 +57,36 @@ export class WorkerMailbox {
     this.saveRevoked();
   }
 
-  /** Learns the revoked ids of the workers already running. */
+  /**
+   * Celery's mingle: sends `hello` with this worker's revoked ids (id to timestamp, as Celery's
+   * workers send them) and merges the ids every other worker answers with, Python ones included.
+   * Meanwhile pings its own node name: a second answer means another worker already uses the name.
+   */
   private async mingle(): Promise<void> {
+    const { app, hostname, logger } = this.worker;
     try {
-      const replies = await this.worker.app.control.broadcast('hello', {
-        arguments: { from_node: this.worker.hostname, revoked: [...this.worker.app.revoked] },
-        reply: true,
-        timeout: 0.3,
-      });
+      const ownPing = uuid();
+      this.ownTickets.add(ownPing);
+      const [replies, pongs] = await Promise.all([
+        app.control.broadcast('hello', { arguments: { from_node: hostname, revoked: app.revoked.toMapping() }, reply: true, timeout: 0.3 }),
+        app.control.broadcast('ping', { destination: [hostname], limit: Number.POSITIVE_INFINITY, reply: true, timeout: 0.3, ticket: ownPing }),
+      ]);
+      const others = pongs.length - (this.answered.has(ownPing) ? 1 : 0);
+      this.ownTickets.delete(ownPing);
+      this.answered.delete(ownPing);
+      const dupes = duplicateNodes(replies);
+      if (others > 0 && !dupes.includes(hostname)) dupes.push(hostname);
+      if (dupes.length > 0) logger.warn(duplicateNodesWarning(dupes));
       let learned = 0;
       for (const reply of replies) {
         for (const [host, value] of Object.entries(reply)) {
-          if (host === this.worker.hostname) continue;
-          const revoked = (value as { revoked?: unknown } | null)?.revoked;
-          for (const id of Array.isArray(revoked) ? revoked : []) {
-            if (!this.worker.app.revoked.has(String(id))) learned++;
-            this.worker.app.revoked.add(String(id));
-          }
+          if (host === hostname) continue;
+          learned += app.revoked.update((value as { revoked?: unknown } | null)?.revoked);
         }
       }
-      if (replies.length > 0) this.worker.logger.info(`mingle: synced with ${replies.length} node(s), learned ${learned} revoked id(s)`);
+      if (replies.length > 0) logger.info(`mingle: synced with ${replies.length} node(s), learned ${learned} revoked id(s)`);
     } catch (err) {
-      this.worker.logger.warn(`mingle failed: ${(err as Error).message}`);
+      logger.warn(`mingle failed: ${(err as Error).message}`);
     }
   }
 
@@ -94,6 +107,7 @@ export class WorkerMailbox {
     const clock = Number(d.message.headers['clock']);
     if (Number.isFinite(clock)) this.clockValue = Math.max(this.clockValue, clock);
     if (!isForMe(msg, this.worker.hostname)) return;
+    if (this.ownTickets.has(msg.ticket)) this.answered.add(msg.ticket);
     const handler = COMMANDS[msg.method];
     let reply: unknown;
     if (!handler) {
@@ -123,7 +137,8 @@ export class WorkerMailbox {
     if (!this.options.statedb) return;
     try {
       const saved = JSON.parse(readFileSync(this.options.statedb, 'utf8')) as { revoked?: unknown };
-      for (const id of Array.isArray(saved.revoked) ? saved.revoked : []) this.worker.app.revoked.add(String(id));
+      // A mapping of id to revoke time; files of earlier versions hold a list of ids.
+      this.worker.app.revoked.update(saved.revoked);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.worker.logger.warn(`statedb ${this.options.statedb} unreadable, starting empty: ${(err as Error).message}`);
@@ -133,6 +148,6 @@ export class WorkerMailbox {
 
   private saveRevoked(): void {
     if (!this.options.statedb) return;
-    writeFileAtomic(this.options.statedb, JSON.stringify({ revoked: [...this.worker.app.revoked] }));
+    writeFileAtomic(this.options.statedb, JSON.stringify({ revoked: this.worker.app.revoked.toMapping() }));
   }
 }

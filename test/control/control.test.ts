@@ -162,7 +162,7 @@ describe('revoked ids across the fleet', () => {
     await second.close();
     await w1.stop();
     await first.close();
-    assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { revoked: string[] }).revoked.sort(), ['r-1', 'r-2']);
+    assert.deepEqual(Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { revoked: Record<string, number> }).revoked).sort(), ['r-1', 'r-2']);
     const restarted = new Celeriac('c', { broker: 'memory://', backend: 'memory://', logger: captureLog().logger });
     const w3 = new Worker(restarted, { hostname: 'first@test', logger: captureLog().logger, statedb: file });
     await w3.start();
