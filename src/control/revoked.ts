@@ -71,8 +71,8 @@ export class RevokedSet implements Iterable<string> {
   }
 
   /**
-   * Merges ids sent by another node: Celery's mapping of id to timestamp (a `[timestamp, ...]`
-   * list is accepted as the timestamp, as Celery accepts its heap form), or a plain list of ids
+   * Merges ids sent by another node: Celery's mapping of id to timestamp (Celery 5.2 sends each as
+   * a `[timestamp, id]` pair, accepted too), or a plain list of ids
    * (older celeriac). Entries of any other shape are skipped. Returns how many ids were new.
    */
   update(source: unknown): number {
@@ -82,11 +82,21 @@ export class RevokedSet implements Iterable<string> {
     } else if (source !== null && typeof source === 'object') {
       for (const [id, value] of Object.entries(source as Record<string, unknown>)) {
         const at = Array.isArray(value) ? value[0] : value;
-        if (typeof at === 'number' && Number.isFinite(at) && this.add(id, at)) learned++;
+        if (typeof at === 'number' && Number.isFinite(at) && this.add(id, this.localTime(at))) learned++;
       }
     }
     this.purge();
     return learned;
+  }
+
+  /**
+   * A revoke time from another node, as a time of ours. Celery stamps its entries with its host's
+   * monotonic clock (seconds since boot, meaningless here), so a time that is not a plausible Unix
+   * time of the last expiry period counts as now.
+   */
+  private localTime(at: number): number {
+    const now = this.now();
+    return at >= now - this.expiresS && at <= now + 60 ? at : now;
   }
 
   /**

@@ -15,7 +15,7 @@ describe('the revoked set', () => {
   it('merges Celery’s mapping of id to timestamp (and plain lists), and sends floats back', () => {
     let now = 1_000_000;
     const set = new RevokedSet(100, 3600, () => now);
-    assert.equal(set.update({ 'py-1': 999_999.25, 'py-2': [999_998.5, 'heap form'], bad: 'x' }), 2);
+    assert.equal(set.update({ 'py-1': 999_999.25, 'py-2': [999_998.5, 'py-2'], bad: 'x' }), 2);
     assert.equal(set.toMapping()['py-1'], 999_999.25);
     assert.equal(set.update(['js-1', 'py-1']), 1);
     assert.deepEqual([...set].sort(), ['js-1', 'py-1', 'py-2']);
@@ -26,6 +26,14 @@ describe('the revoked set', () => {
     now += 3600 + 1;
     set.add('fresh');
     assert.deepEqual(Object.keys(set.toMapping()), ['fresh'], 'expired ids are dropped');
+  });
+
+  it('takes a Python worker’s monotonic timestamps (seconds since boot) as the time it learned them', () => {
+    const now = 1_800_000_000.5;
+    const set = new RevokedSet(100, 3600, () => now);
+    // Celery 5.2's LimitedSet._data: id -> [time.monotonic(), id].
+    assert.equal(set.update({ 'py-1': [5123.25, 'py-1'] }), 1);
+    assert.deepEqual(set.toMapping(), { 'py-1': now });
   });
 
   it('keeps at most its size limit, dropping the oldest', () => {
