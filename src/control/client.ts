@@ -247,8 +247,9 @@ export class Inspect {
   queryTask(...ids: string[]): Promise<Replies> {
     return this.call('query_task', { ids });
   }
-  conf(): Promise<Replies> {
-    return this.call('conf');
+  /** The workers' settings under Celery's names, secrets masked: those changed from their defaults, or all with `withDefaults`. */
+  conf(withDefaults = false): Promise<Replies> {
+    return this.call('conf', { with_defaults: withDefaults });
   }
   report(): Promise<Replies> {
     return this.call('report');

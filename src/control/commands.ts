@@ -4,6 +4,8 @@
  * workers too.
  */
 import { loadavg, type } from 'node:os';
+import { redactUrl, SETTING_MASK } from '../config/redact.js';
+import { settingsTable, type Settings } from '../config/settings.js';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import type { Worker } from '../worker/worker.js';
@@ -78,7 +80,7 @@ function waiting(ctx: ControlContext): { scheduled: Array<Record<string, unknown
 /** The commands, by name (aliases included). */
 export const COMMANDS: Record<string, ControlHandler> = {
   ping: () => ok('pong'),
-  report: (ctx) => ok(`celeriac ${SW_VERSION} on node ${process.version}, ${type()}; app ${ctx.worker.app.main}; broker ${ctx.worker.app.conf.brokerUrl.replace(/\/\/[^@/]*@/, '//**@')}`),
+  report: (ctx) => ok(report(ctx.worker.app.conf, ctx.worker.app.main)),
   clock: (ctx) => ({ clock: ctx.clock() }),
   stats: (ctx) => {
     const { worker } = ctx;
@@ -116,10 +118,8 @@ export const COMMANDS: Record<string, ControlHandler> = {
     }
     return out;
   },
-  conf: (ctx) => {
-    const conf = ctx.worker.app.conf as unknown as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(conf).filter(([, v]) => typeof v !== 'function').map(([k, v]) => [k, /url|backend/i.test(k) && typeof v === 'string' ? v.replace(/\/\/[^@/]*@/, '//**@') : v]));
-  },
+  // Celery's names and rule: the settings changed from their defaults (all with `with_defaults`), secrets masked.
+  conf: (ctx, args) => settingsTable(ctx.worker.app.conf, { withDefaults: args['with_defaults'] === true }),
   revoke: async (ctx, args) => {
     const ids = list(args['task_id']);
     const terminate = args['terminate'] === true;
@@ -199,6 +199,19 @@ export const COMMANDS: Record<string, ControlHandler> = {
 /** Celery's aliases. */
 for (const [alias, name] of Object.entries({ dump_active: 'active', dump_reserved: 'reserved', dump_schedule: 'scheduled', dump_revoked: 'revoked', dump_tasks: 'registered' })) {
   COMMANDS[alias] = COMMANDS[name]!;
+}
+
+/** The text of `inspect report` (Celery's bug report): software, platform, then the changed settings, secrets masked. */
+function report(conf: Settings, main: string): string {
+  const settings = Object.entries(settingsTable(conf)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+  return [
+    `software -> celeriac:${SW_VERSION} node:${process.version}`,
+    `platform -> system:${type()} arch:${process.arch}`,
+    `app      -> ${main}`,
+    `settings -> transport:${conf.brokerUrl.split(':')[0] ?? ''} results:${conf.resultBackend === null ? 'disabled' : redactUrl(conf.resultBackend, SETTING_MASK)}`,
+    '',
+    ...settings,
+  ].join('\n');
 }
 
 /** `KILL`, `SIGKILL`, `9` → `SIGKILL`. */

@@ -68,8 +68,8 @@ describe('remote control', () => {
       assert.equal((stats['pool'] as Record<string, unknown>)['max-concurrency'], 4);
       const q = (await inspect.queryTask(running.id))[0]!['w0@test'] as Record<string, [string, unknown]>;
       assert.equal(q[running.id]![0], 'active');
-      const conf = (await inspect.conf())[0]!['w0@test'] as Record<string, unknown>;
-      assert.equal(conf['taskDefaultQueue'], 'celery');
+      const conf = (await inspect.conf(true))[0]!['w0@test'] as Record<string, unknown>;
+      assert.equal(conf['task_default_queue'], 'celery');
       assert.match(String(((await inspect.report())[0]!['w0@test'] as { ok: string }).ok), /celeriac/);
       assert.equal(typeof ((await inspect.clock())[0]!['w0@test'] as { clock: number }).clock, 'number');
       await app.control.revoke(later.id);
