@@ -44,7 +44,12 @@ describe('revokes, mingle and rate limits with Python Celery workers over Redis'
 
   before(async () => {
     if (problem) return;
-    app = new Celeriac('interop-mingle', { broker: REDIS_URL, backend: REDIS_URL, logger: captureLog().logger });
+    app = new Celeriac('interop-mingle', {
+      broker: REDIS_URL,
+      backend: REDIS_URL,
+      resultBackendTransportOptions: { api_token: 'hidden-js-token' },
+      logger: captureLog().logger,
+    });
     app.task(function add(x: number, y: number) {
       return x + y;
     }, { name: 'js.add' });
@@ -84,6 +89,14 @@ describe('revokes, mingle and rate limits with Python Celery workers over Redis'
     const py = await app.control.inspect({ destination: [PY_HOST], timeout: 2 }).revoked();
     const ids = py[0]?.[PY_HOST] as string[];
     assert.ok(Array.isArray(ids) && ids.includes(revokedByPython) && ids.includes(revokedByCeleriac), JSON.stringify(py));
+  });
+
+  it('`celery inspect conf` shows Celery’s setting names, secrets masked', { skip: problem, timeout: 60_000 }, async () => {
+    const out = await celery('inspect', 'conf', '-d', JS_HOST, '-t', '2', '--json');
+    const conf = (JSON.parse(out.trim().split('\n').pop()!) as Record<string, Record<string, unknown>>)[JS_HOST]!;
+    assert.equal(conf['broker_url'], REDIS_URL);
+    assert.deepEqual(conf['result_backend_transport_options'], { api_token: '********' });
+    assert.ok(!out.includes('hidden-js-token'), out);
   });
 
   it('`celery control rate_limit` takes effect on a celeriac worker for a task type that already ran', { skip: problem, timeout: 60_000 }, async () => {
