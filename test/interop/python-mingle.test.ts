@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Celeriac, TaskRevokedError, Worker } from '../../src/index.js';
 import { captureLog, type CapturedLog } from '../helpers/app.js';
-import { PY_DIR, pythonSkip, runPython, startPythonWorker } from '../helpers/python.js';
+import { celeryCli, PY_DIR, pythonSkip, startPythonWorker } from '../helpers/python.js';
 import { serviceSkip } from '../helpers/services.js';
 import { until } from '../helpers/until.js';
 
@@ -27,10 +27,7 @@ const PY_HOST = `py-mingle-${tag}@test`;
 const JS_QUEUE = `js-mingle-${tag}`;
 const PY_QUEUE = `py-mingle-${tag}`;
 
-/** Runs `celery -A pyapp <args>`; resolves with its stdout. */
-function celery(...args: string[]): Promise<string> {
-  return runPython(['-m', 'celery', '-A', 'pyapp', ...args], PY_ENV, true);
-}
+const celery = (...args: string[]): Promise<string> => celeryCli(PY_ENV, ...args);
 
 describe('revokes, mingle and rate limits with Python Celery workers over Redis', async () => {
   const problem = (await serviceSkip('redis')) || pythonSkip(['celery', 'redis']);
