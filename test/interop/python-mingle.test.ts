@@ -54,7 +54,8 @@ describe('revokes, mingle and rate limits with Python Celery workers over Redis'
       started.push(performance.now());
       return 'tick';
     }, { name: 'js.tick' });
-    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-n', PY_HOST], PY_ENV);
+    // A prefork pool of one: a revoke with terminate can stop its task.
+    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-n', PY_HOST, '--pool=prefork', '-c', '1'], PY_ENV);
     // Revoked while only the Python worker is up.
     const out = await celery('control', 'revoke', revokedByPython, '-d', PY_HOST, '-t', '2');
     assert.match(out, /flagged as revoked/, out);
@@ -111,6 +112,15 @@ describe('revokes, mingle and rate limits with Python Celery workers over Redis'
     const r = await app.sendTask('py.add', [2, 2], {}, { queue: PY_QUEUE, countdown: 3 });
     await r.revoke();
     await assert.rejects(r.get({ timeout: 15 }), TaskRevokedError);
+  });
+
+  it('AsyncResult.revoke({ terminate }) from celeriac stops a task running on the Python worker', { skip: problem, timeout: 60_000 }, async () => {
+    const r = await app.sendTask('py.sleep', [30], {}, { queue: PY_QUEUE });
+    await until(async () => (await app.control.inspect({ destination: [PY_HOST], timeout: 1 }).active()).some((reply) => JSON.stringify(reply).includes(r.id)), 'the task to run', { timeout: 20_000 });
+    const t0 = Date.now();
+    await r.revoke({ terminate: true });
+    await assert.rejects(r.get({ timeout: 15 }), TaskRevokedError);
+    assert.ok(Date.now() - t0 < 15_000);
   });
 
   it('a celeriac worker taking the Python worker’s node name warns at startup', { skip: problem, timeout: 60_000 }, async () => {
