@@ -5,6 +5,7 @@
  */
 import { loadavg, type } from 'node:os';
 import { redactUrl, SETTING_MASK } from '../config/redact.js';
+import { duplicateNodesWarning } from './client.js';
 import { settingsTable, type Settings } from '../config/settings.js';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
@@ -23,10 +24,12 @@ export interface ControlContext {
   clock(): number;
   /** Persists the revoked set (statedb), if configured. */
   saveRevoked(): void;
+  /** Whether a command's ticket is one this worker broadcast itself (its own mingle). */
+  isOwnTicket?(ticket: string): boolean;
 }
 
-/** A command handler. */
-export type ControlHandler = (ctx: ControlContext, args: Record<string, unknown>) => ControlReply | Promise<ControlReply>;
+/** A command handler; `ticket` is the command's, when it came through a mailbox. */
+export type ControlHandler = (ctx: ControlContext, args: Record<string, unknown>, ticket?: string) => ControlReply | Promise<ControlReply>;
 
 const ok = (value: string): { ok: string } => ({ ok: value });
 const nok = (value: string): { error: string } => ({ error: value });
@@ -187,8 +190,14 @@ export const COMMANDS: Record<string, ControlHandler> = {
     return undefined;
   },
   // Mingle: the ids come and go as Celery's workers send them, a mapping of id to revoke time.
-  hello: (ctx, args) => {
-    if (args['from_node'] === ctx.worker.hostname) return undefined;
+  hello: (ctx, args, ticket) => {
+    if (args['from_node'] === ctx.worker.hostname) {
+      // Our own hello says nothing; another worker's under our name means the name is taken twice.
+      // It gets an answer under the name, so it sees the duplicate too (on brokers where two
+      // workers of one name share a pidbox queue, a ping may never reach both).
+      if (ticket === undefined || ctx.isOwnTicket?.(ticket) !== false) return undefined;
+      ctx.worker.logger.warn(duplicateNodesWarning([ctx.worker.hostname]));
+    }
     const learned = ctx.worker.app.revoked.update(args['revoked']);
     ctx.worker.logger.info(`sync with ${String(args['from_node'])}${learned > 0 ? `: learned ${learned} revoked id(s)` : ''}`);
     if (learned > 0) ctx.saveRevoked();

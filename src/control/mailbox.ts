@@ -37,7 +37,7 @@ export class WorkerMailbox {
     private readonly worker: Worker,
     private readonly options: MailboxOptions = {},
   ) {
-    this.ctx = { worker, clock: () => ++this.clockValue, saveRevoked: () => this.saveRevoked() };
+    this.ctx = { worker, clock: () => ++this.clockValue, saveRevoked: () => this.saveRevoked(), isOwnTicket: (t) => this.ownTickets.has(t) };
   }
 
   async start(): Promise<void> {
@@ -66,16 +66,20 @@ export class WorkerMailbox {
     const { app, hostname, logger } = this.worker;
     try {
       const ownPing = uuid();
-      this.ownTickets.add(ownPing);
+      const ownHello = uuid();
+      this.ownTickets.add(ownPing).add(ownHello);
       const [replies, pongs] = await Promise.all([
-        app.control.broadcast('hello', { arguments: { from_node: hostname, revoked: app.revoked.toMapping() }, reply: true, timeout: 0.3 }),
+        app.control.broadcast('hello', { arguments: { from_node: hostname, revoked: app.revoked.toMapping() }, reply: true, timeout: 0.3, ticket: ownHello }),
         app.control.broadcast('ping', { destination: [hostname], limit: Number.POSITIVE_INFINITY, reply: true, timeout: 0.3, ticket: ownPing }),
       ]);
       const others = pongs.length - (this.answered.has(ownPing) ? 1 : 0);
-      this.ownTickets.delete(ownPing);
-      this.answered.delete(ownPing);
+      for (const t of [ownPing, ownHello]) {
+        this.ownTickets.delete(t);
+        this.answered.delete(t);
+      }
       const dupes = duplicateNodes(replies);
-      if (others > 0 && !dupes.includes(hostname)) dupes.push(hostname);
+      // A pong we did not send, or a hello answered under our name: another worker has the name.
+      if ((others > 0 || replies.some((r) => Object.hasOwn(r, hostname))) && !dupes.includes(hostname)) dupes.push(hostname);
       if (dupes.length > 0) logger.warn(duplicateNodesWarning(dupes));
       let learned = 0;
       for (const reply of replies) {
@@ -115,7 +119,7 @@ export class WorkerMailbox {
       reply = { error: `No such command: ${msg.method}` };
     } else {
       try {
-        reply = await handler(this.ctx, msg.arguments);
+        reply = await handler(this.ctx, msg.arguments, msg.ticket);
       } catch (err) {
         this.worker.logger.error({ err }, `control command ${msg.method} failed`);
         reply = { error: `${(err as Error).name}: ${(err as Error).message}` };

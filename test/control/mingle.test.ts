@@ -97,3 +97,26 @@ describe('mingle on Redis', async () => {
     }
   });
 });
+
+describe('duplicate node names on RabbitMQ (two workers of one name share one pidbox queue)', async () => {
+  const skip = await serviceSkip('rabbitmq');
+  const url = 'amqp://guest:guest@127.0.0.1:5672//';
+
+  for (let round = 0; round < 3; round++) {
+    it(`the newcomer warns, whichever of the two gets its broadcasts (round ${round + 1})`, { skip, timeout: 30_000 }, async () => {
+      const name = `amqp-dup-${process.pid}-${Date.now()}@test`;
+      const apps = [0, 1].map((i) => new Celeriac(`amqp-dup-${i}`, { broker: url, backend: 'memory://', logger: captureLog().logger }));
+      const logs = [captureLog(), captureLog()];
+      const workers = apps.map((a, i) => new Worker(a, { hostname: name, queues: [`${name}-q`], logger: logs[i]!.logger }));
+      try {
+        await workers[0]!.start();
+        await workers[1]!.start();
+        // Mingle ends before start() resolves: the warning is there already.
+        assert.ok(logs[1]!.grep('DuplicateNodenameWarning').some((line) => line.includes(name)), `the newcomer warns:\n${logs[1]!.lines.join('\n')}`);
+      } finally {
+        for (const w of workers.reverse()) await w.stop();
+        for (const a of apps) await a.close();
+      }
+    });
+  }
+});
