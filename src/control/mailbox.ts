@@ -28,9 +28,8 @@ export interface MailboxOptions {
 export class WorkerMailbox {
   private consumer: Consumer | undefined;
   private clockValue = 0;
-  /** Tickets of this worker's own checks (mingle's ping of its own name), and those it answered itself. */
+  /** Tickets of this worker's own mingle broadcasts. */
   private readonly ownTickets = new Set<string>();
-  private readonly answered = new Set<string>();
   private readonly ctx: ControlContext;
 
   constructor(
@@ -46,8 +45,12 @@ export class WorkerMailbox {
     await declarePidbox(transport);
     const spec = workerQueue(this.worker.hostname);
     await transport.declareQueue(spec);
-    this.consumer = await transport.consume([spec.name], (d) => void this.onMessage(d), { prefetch: 0 });
+    // Mingle before consuming commands, as Celery's worker does: where two workers of one name
+    // share this queue, only the other one can then answer, so a duplicate is always seen.
+    // Commands sent meanwhile wait in the queue (on Redis, pub/sub, they reach the worker once it
+    // listens; it was not ready before).
     if (this.options.mingle) await this.mingle();
+    this.consumer = await transport.consume([spec.name], (d) => void this.onMessage(d), { prefetch: 0 });
   }
 
   async stop(): Promise<void> {
@@ -60,26 +63,22 @@ export class WorkerMailbox {
   /**
    * Celery's mingle: sends `hello` with this worker's revoked ids (id to timestamp, as Celery's
    * workers send them) and merges the ids every other worker answers with, Python ones included.
-   * Meanwhile pings its own node name: a second answer means another worker already uses the name.
+   * Meanwhile pings its own node name. This worker does not consume commands yet, so a pong, or a
+   * hello answered under its name, means another worker already uses the name.
    */
   private async mingle(): Promise<void> {
     const { app, hostname, logger } = this.worker;
     try {
       const ownPing = uuid();
       const ownHello = uuid();
+      // Kept: on brokers with a queue per node, both wait in ours and must not read as another's.
       this.ownTickets.add(ownPing).add(ownHello);
       const [replies, pongs] = await Promise.all([
         app.control.broadcast('hello', { arguments: { from_node: hostname, revoked: app.revoked.toMapping() }, reply: true, timeout: 0.3, ticket: ownHello }),
         app.control.broadcast('ping', { destination: [hostname], limit: Number.POSITIVE_INFINITY, reply: true, timeout: 0.3, ticket: ownPing }),
       ]);
-      const others = pongs.length - (this.answered.has(ownPing) ? 1 : 0);
-      for (const t of [ownPing, ownHello]) {
-        this.ownTickets.delete(t);
-        this.answered.delete(t);
-      }
       const dupes = duplicateNodes(replies);
-      // A pong we did not send, or a hello answered under our name: another worker has the name.
-      if ((others > 0 || replies.some((r) => Object.hasOwn(r, hostname))) && !dupes.includes(hostname)) dupes.push(hostname);
+      if ((pongs.length > 0 || replies.some((r) => Object.hasOwn(r, hostname))) && !dupes.includes(hostname)) dupes.push(hostname);
       if (dupes.length > 0) logger.warn(duplicateNodesWarning(dupes));
       let learned = 0;
       for (const reply of replies) {
@@ -111,7 +110,6 @@ export class WorkerMailbox {
     const clock = Number(d.message.headers['clock']);
     if (Number.isFinite(clock)) this.clockValue = Math.max(this.clockValue, clock);
     if (!isForMe(msg, this.worker.hostname)) return;
-    if (this.ownTickets.has(msg.ticket)) this.answered.add(msg.ticket);
     const handler = COMMANDS[msg.method];
     let reply: unknown;
     if (!handler) {

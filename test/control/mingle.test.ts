@@ -3,6 +3,9 @@
  * between celeriac workers, and the duplicate node name warning at startup.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Celeriac, Worker } from '../../src/index.js';
 import { RevokedSet } from '../../src/control/revoked.js';
@@ -98,13 +101,15 @@ describe('mingle on Redis', async () => {
   });
 });
 
-describe('duplicate node names on RabbitMQ (two workers of one name share one pidbox queue)', async () => {
-  const skip = await serviceSkip('rabbitmq');
-  const url = 'amqp://guest:guest@127.0.0.1:5672//';
-
-  for (let round = 0; round < 3; round++) {
-    it(`the newcomer warns, whichever of the two gets its broadcasts (round ${round + 1})`, { skip, timeout: 30_000 }, async () => {
-      const name = `amqp-dup-${process.pid}-${Date.now()}@test`;
+describe('duplicate node names where two workers of one name share one pidbox queue', async () => {
+  const brokers: Array<[string, () => string, string | false]> = [
+    ['RabbitMQ', () => 'amqp://guest:guest@127.0.0.1:5672//', await serviceSkip('rabbitmq')],
+    ['SQLite', () => `sqlite:///${join(mkdtempSync(join(tmpdir(), 'celeriac-dup-')), 'q.db')}`, false],
+  ];
+  for (const [broker, makeUrl, skip] of brokers) for (let round = 0; round < 3; round++) {
+    it(`${broker}: the newcomer warns, whichever of the two gets its broadcasts (round ${round + 1})`, { skip, timeout: 30_000 }, async () => {
+      const url = makeUrl();
+      const name = `dup-${process.pid}-${Date.now()}@test`;
       const apps = [0, 1].map((i) => new Celeriac(`amqp-dup-${i}`, { broker: url, backend: 'memory://', logger: captureLog().logger }));
       const logs = [captureLog(), captureLog()];
       const workers = apps.map((a, i) => new Worker(a, { hostname: name, queues: [`${name}-q`], logger: logs[i]!.logger }));
