@@ -63,6 +63,7 @@ export {
   ChordError,
   RemoteTaskError,
   RuntimeTaskError,
+  SecurityError,
   type CeleriacErrorOptions,
   type RejectOptions,
 } from './errors/index.js';
@@ -96,9 +97,10 @@ export {
   type MessageProperties,
 } from './protocol/message.js';
 export { jsonSerializer, SerializerRegistry, type Serializer } from './protocol/serializers.js';
+export type { SecurityOptions } from './security/setup.js';
 export { CompressionRegistry, type Compressor } from './protocol/compression.js';
 export { toJson, fromJson } from './protocol/json.js';
-export { serializeError, deserializeError, type SerializedError } from './protocol/exceptions.js';
+export { serializeError, deserializeError, ErrorClassRegistry, type ErrorClassOptions, type SerializedError } from './protocol/exceptions.js';
 export { pyRepr, argsRepr, kwargsRepr } from './protocol/repr.js';
 export { sleep } from './utils/time.js';
 export { parseRate, TokenBucket } from './worker/rate-limit.js';

@@ -5,6 +5,7 @@
  * - A setting (or a key nested in one, e.g. inside `brokerTransportOptions`) whose name matches
  *   Celery's pattern (API, TOKEN, KEY, SECRET, PASS, PROFANITIES_LIST, SIGNATURE, DATABASE, any
  *   case) has its value replaced by a mask.
+ * - A private key given inline (PEM text) is masked wherever it appears.
  * - A URL's password is replaced by a mask, the URL parsed so that a password holding `@`, `/` or
  *   `:` is masked whole.
  */
@@ -47,7 +48,8 @@ export function censor(value: unknown, key?: string, seen: WeakSet<object> = new
   if (key !== undefined && HIDDEN_SETTING.test(key) && value !== null && value !== undefined && value !== '') return SETTING_MASK;
   if (value === null || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
-  if (typeof value === 'string') return redactUrl(value, SETTING_MASK);
+  // A private key given inline (PEM text) never leaves the process, whatever its setting's name.
+  if (typeof value === 'string') return value.includes('PRIVATE KEY-----') ? SETTING_MASK : redactUrl(value, SETTING_MASK);
   if (value === undefined) return null;
   if (typeof value === 'bigint' || typeof value === 'symbol') return value.toString();
   if (typeof value === 'function') return `<function ${value.name || 'anonymous'}>`;

@@ -77,14 +77,30 @@ export interface Settings {
   acceptContent: string[];
   /** @defaultValue null (no compression) */
   taskCompression: string | null;
+  /**
+   * Serializer of monitoring events (`'auth'` signs them once `setupSecurity()` ran); receivers
+   * accept it and JSON, as Celery's do. @defaultValue `'json'`
+   */
+  eventSerializer: string;
+  /**
+   * Message signing (`app.setupSecurity()`): the private key (PEM file path, or the PEM text)
+   * that signs outgoing tasks. @defaultValue null
+   */
+  securityKey: string | null;
+  /** The certificate of `securityKey` (PEM file path, or the PEM text). @defaultValue null */
+  securityCertificate: string | null;
+  /** Certificates whose signatures are accepted: a file, a directory or a glob (`certs/*.pem`). @defaultValue null */
+  securityCertStore: string | null;
+  /** Digest of the RSA-PSS signatures. @defaultValue `'sha256'` */
+  securityDigest: string;
   /** @defaultValue `'celery'` */
   taskDefaultQueue: string;
-  /** @defaultValue `'celery'` */
-  taskDefaultExchange: string;
+  /** @defaultValue null: the default queue's name, as Celery */
+  taskDefaultExchange: string | null;
   /** @defaultValue `'direct'` */
   taskDefaultExchangeType: 'direct' | 'topic' | 'fanout';
-  /** @defaultValue `'celery'` */
-  taskDefaultRoutingKey: string;
+  /** @defaultValue null: the default queue's name, as Celery */
+  taskDefaultRoutingKey: string | null;
   /** @defaultValue null */
   taskDefaultPriority: number | null;
   /** @defaultValue null (no routes) */
@@ -135,6 +151,18 @@ export interface Settings {
   workerMaxMemoryPerChild: number | null;
   /** Seconds a warm shutdown waits for running tasks before a cold one. @defaultValue null (forever) */
   workerShutdownTimeout: number | null;
+  /**
+   * Keep trying to reach the broker when a worker starts and it is down (Celery's
+   * `broker_connection_retry_on_startup`), waiting 2, 4, 6 ... up to 30 s between tries. @defaultValue true
+   */
+  brokerConnectionRetryOnStartup: boolean;
+  /** Tries before a starting worker gives up on the broker; null: forever. @defaultValue 100 */
+  brokerConnectionMaxRetries: number | null;
+  /**
+   * Log lines as Celery's text (`'text'`) or one JSON object per line with pino's fields
+   * (`'json'`), for the worker, its pool children and tasks. @defaultValue `$CELERIAC_LOG_FORMAT`, else `'text'`
+   */
+  logFormat: 'text' | 'json';
   /** Periodic tasks by entry name, run by `celeriac beat` (or `worker -B`). @defaultValue {} */
   beatSchedule: Record<string, PeriodicTaskSpec>;
   /** Where beat keeps each entry's last run; null keeps it in memory. @defaultValue `'celerybeat-schedule.json'` */
@@ -163,10 +191,15 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     taskSerializer: 'json',
     acceptContent: ['json'],
     taskCompression: null,
+    eventSerializer: 'json',
+    securityKey: null,
+    securityCertificate: null,
+    securityCertStore: null,
+    securityDigest: 'sha256',
     taskDefaultQueue: 'celery',
-    taskDefaultExchange: 'celery',
+    taskDefaultExchange: null,
     taskDefaultExchangeType: 'direct',
-    taskDefaultRoutingKey: 'celery',
+    taskDefaultRoutingKey: null,
     taskDefaultPriority: null,
     taskRoutes: null,
     taskQueues: null,
@@ -192,6 +225,9 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     workerMaxTasksPerChild: null,
     workerMaxMemoryPerChild: null,
     workerShutdownTimeout: null,
+    brokerConnectionRetryOnStartup: true,
+    brokerConnectionMaxRetries: 100,
+    logFormat: env['CELERIAC_LOG_FORMAT']?.toLowerCase() === 'json' ? 'json' : 'text',
     beatSchedule: {},
     beatScheduleFilename: 'celerybeat-schedule.json',
     beatMaxLoopInterval: 300,
@@ -281,6 +317,12 @@ function validate(s: Settings): void {
   positiveInt('workerConcurrency');
   if (!Number.isInteger(s.workerPrefetchMultiplier) || s.workerPrefetchMultiplier < 0) {
     throw new ImproperlyConfigured(`setting 'workerPrefetchMultiplier' must be an integer >= 0`);
+  }
+  if (s.logFormat !== 'text' && s.logFormat !== 'json') {
+    throw new ImproperlyConfigured(`setting 'logFormat' must be 'text' or 'json', got ${JSON.stringify(s.logFormat)}`);
+  }
+  if (s.brokerConnectionMaxRetries !== null && !(Number.isInteger(s.brokerConnectionMaxRetries) && s.brokerConnectionMaxRetries >= 0)) {
+    throw new ImproperlyConfigured(`setting 'brokerConnectionMaxRetries' must be an integer >= 0 or null`);
   }
   if (!Array.isArray(s.acceptContent) || s.acceptContent.length === 0) {
     throw new ImproperlyConfigured(`setting 'acceptContent' must be a non-empty list`);

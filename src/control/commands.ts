@@ -10,6 +10,7 @@ import { settingsTable, type Settings } from '../config/settings.js';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import type { Worker } from '../worker/worker.js';
+import { queueDefinition } from '../app/queues.js';
 
 /** The celeriac version reported to monitors. */
 export const SW_VERSION = '0.1.0';
@@ -167,15 +168,18 @@ export const COMMANDS: Record<string, ControlHandler> = {
     return ok(`no longer consuming from ${queue}`);
   },
   active_queues: (ctx) =>
-    ctx.worker.queues.map((name) => ({
-      name,
-      exchange: { name: name === ctx.worker.app.conf.taskDefaultQueue ? ctx.worker.app.conf.taskDefaultExchange : name, type: 'direct' },
-      routing_key: name,
-      durable: true,
-      exclusive: false,
-      auto_delete: false,
-      no_ack: false,
-    })),
+    ctx.worker.queues.map((name) => {
+      const queue = queueDefinition(ctx.worker.app.conf, name, true);
+      return {
+        name,
+        exchange: { name: queue.exchange, type: queue.exchangeType },
+        routing_key: queue.routingKey,
+        durable: true,
+        exclusive: false,
+        auto_delete: false,
+        no_ack: false,
+      };
+    }),
   pool_grow: (ctx, args) => {
     ctx.worker.resizePool(ctx.worker.concurrency + Math.max(1, Number(args['n'] ?? 1)));
     return ok('pool will grow');

@@ -14,7 +14,11 @@ import { writeFileAtomic } from '../utils/files.js';
 import { duplicateNodes, duplicateNodesWarning } from './client.js';
 import { COMMANDS, type ControlContext } from './commands.js';
 import { uuid } from '../utils/ids.js';
-import { declarePidbox, isForMe, jsonMessage, parseControlMessage, REPLY_EXCHANGE, workerQueue } from './pidbox.js';
+import { ContentDisallowed, SecurityError } from '../errors/index.js';
+import { controlMessage, declarePidbox, isForMe, parseControlMessage, REPLY_EXCHANGE, workerQueue } from './pidbox.js';
+
+/** Seconds a starting worker waits for the others' answers to `hello` (Celery's mingle waits 1 s). */
+export const MINGLE_TIMEOUT_S = 1;
 
 /** Options of the worker's mailbox. */
 export interface MailboxOptions {
@@ -47,8 +51,8 @@ export class WorkerMailbox {
     await transport.declareQueue(spec);
     // Mingle before consuming commands, as Celery's worker does: where two workers of one name
     // share this queue, only the other one can then answer, so a duplicate is always seen.
-    // Commands sent meanwhile wait in the queue (on Redis, pub/sub, they reach the worker once it
-    // listens; it was not ready before).
+    // Commands sent meanwhile wait in the queue; on Redis (pub/sub) one sent in that second is
+    // missed, as by Celery's worker, which is not ready yet either.
     if (this.options.mingle) await this.mingle();
     this.consumer = await transport.consume([spec.name], (d) => void this.onMessage(d), { prefetch: 0 });
   }
@@ -74,8 +78,8 @@ export class WorkerMailbox {
       // Kept: on brokers with a queue per node, both wait in ours and must not read as another's.
       this.ownTickets.add(ownPing).add(ownHello);
       const [replies, pongs] = await Promise.all([
-        app.control.broadcast('hello', { arguments: { from_node: hostname, revoked: app.revoked.toMapping() }, reply: true, timeout: 0.3, ticket: ownHello }),
-        app.control.broadcast('ping', { destination: [hostname], limit: Number.POSITIVE_INFINITY, reply: true, timeout: 0.3, ticket: ownPing }),
+        app.control.broadcast('hello', { arguments: { from_node: hostname, revoked: app.revoked.toMapping() }, reply: true, timeout: MINGLE_TIMEOUT_S, ticket: ownHello }),
+        app.control.broadcast('ping', { destination: [hostname], limit: Number.POSITIVE_INFINITY, reply: true, timeout: MINGLE_TIMEOUT_S, ticket: ownPing }),
       ]);
       const dupes = duplicateNodes(replies);
       if ((pongs.length > 0 || replies.some((r) => Object.hasOwn(r, hostname))) && !dupes.includes(hostname)) dupes.push(hostname);
@@ -97,9 +101,10 @@ export class WorkerMailbox {
     await d.ack().catch(() => undefined);
     let msg;
     try {
-      msg = parseControlMessage(d.message);
+      msg = parseControlMessage(d.message, this.worker.app.codecs);
     } catch (err) {
-      this.worker.logger.error(`ignoring a malformed control message: ${(err as Error).message}`);
+      const refused = err instanceof ContentDisallowed || err instanceof SecurityError;
+      this.worker.logger.error(`${refused ? 'refused' : 'ignoring a malformed'} control message: ${(err as Error).message}`);
       return;
     }
     const expires = Number(d.message.headers['expires']);
@@ -126,7 +131,9 @@ export class WorkerMailbox {
     if (reply === undefined || !msg.reply_to) return;
     try {
       const transport = await this.worker.app.getTransport();
-      await transport.publish(jsonMessage({ [this.worker.hostname]: reply }, { ticket: msg.ticket, clock: ++this.clockValue }), {
+      const { app } = this.worker;
+      const headers = { ticket: msg.ticket, clock: ++this.clockValue };
+      await transport.publish(controlMessage({ [this.worker.hostname]: reply }, headers, app.codecs, app.conf.taskSerializer), {
         exchange: msg.reply_to.exchange || REPLY_EXCHANGE,
         routingKey: msg.reply_to.routing_key,
       });

@@ -14,7 +14,9 @@ import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { Chunks, xmap, xstarmap } from '../canvas/chunks.js';
 import type { ErrorClass, RetryKwargs } from './options.js';
 import { bindArguments, paramsFromNames, parseParams, type Param } from './params.js';
+import { getTaskLogger } from './logger.js';
 import { activeTask, Request } from './request.js';
+import type { LogFields, Logger } from '../logging/logger.js';
 
 /** Details of an error for the failure/retry handlers (Celery's `ExceptionInfo`). */
 export interface ExceptionInfo {
@@ -216,9 +218,9 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     return new Signature<R>(this.name, { args, kwargs, app: this.app, immutable }).set(options);
   }
 
-  /** A result handle for an id of this task. */
+  /** A result handle for an id of this task, read from the task's own backend if it has one. */
   asyncResult(taskId: string): AsyncResult<R> {
-    return this.app.asyncResult(taskId) as AsyncResult<R>;
+    return this.app.asyncResult<R>(taskId, null, this);
   }
 
   /** The result backend this task stores into. */
@@ -254,6 +256,20 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     const retval = await this.app.retryTask(this, request, options);
     if (options.throw === false) return retval;
     throw retval;
+  }
+
+  /**
+   * A logger for this task (Celery's `get_task_logger`, named after the task): every line names
+   * the task and the id of the run it is written from, through the app's logger.
+   *
+   * @example
+   * const add = app.task(function add(this: Task, x: number, y: number) {
+   *   this.getLogger().info(`Adding ${x} + ${y}`);
+   *   return x + y;
+   * });
+   */
+  getLogger(bindings: LogFields = {}): Logger {
+    return getTaskLogger(this.name, bindings);
   }
 
   /** Describes a call for logs. */

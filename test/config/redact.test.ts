@@ -31,11 +31,13 @@ describe('censoring settings', () => {
       aws_secret_access_key: 's',
       profanities_list: ['x'],
       nodes: ['redis://:pw@a:1/0', 'redis://b:2/0'],
+      cert_store: { inline: '-----BEGIN PRIVATE KEY-----\nMII...\n-----END PRIVATE KEY-----' },
     }) as Record<string, Record<string, unknown>>;
     assert.deepEqual(out['broker_transport_options'], { sentinel_kwargs: { password: '********' }, visibility_timeout: 60, master_name: 'm' });
     assert.deepEqual(out['result_backend_transport_options'], { retry_policy: { max_retries: 3 }, db_password: '********', apiToken: '********' });
     for (const k of ['security_key', 'database_engine_options', 'aws_secret_access_key', 'profanities_list']) assert.equal(out[k], '********', k);
     assert.deepEqual(out['nodes'], ['redis://:********@a:1/0', 'redis://b:2/0']);
+    assert.deepEqual(out['cert_store'], { inline: '********' });
   });
 
   it('turns values JSON cannot carry into strings', () => {
