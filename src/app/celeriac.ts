@@ -455,6 +455,7 @@ export class Celeriac implements CanvasApp, ResultContext {
               url,
               expiresSeconds: this.conf.resultExpires,
               backendOptions: this.conf.resultBackendTransportOptions,
+              tables: { names: this.conf.databaseTableNames, schemas: this.conf.databaseTableSchemas },
               client: { getTransport: () => this.getTransport(), oid: this.oid, persistent: this.conf.resultPersistent, logger: this.logger },
             })
           : new (await import('../backends/disabled.js')).DisabledBackend();

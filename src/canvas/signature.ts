@@ -10,7 +10,7 @@ import { fromWireOptions, signatureList, toWireOptions, type ApplyOptions, type 
 
 /** What a signature needs from its app to be applied. */
 export interface CanvasApp {
-  /** Sends a task by name with call options in wire form. */
+  /** @internal Sends a task by name with call options in wire form. */
   applySignature(sig: Signature, args: unknown[], kwargs: Record<string, unknown>, options: ApplyOptions): Promise<AsyncResult>;
   /** A result handle for an id; `task` names the task, whose own backend the handle then reads. */
   asyncResult(id: string, parent?: AsyncResult | null, task?: string): AsyncResult;

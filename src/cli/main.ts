@@ -16,6 +16,7 @@ import { json, positiveSeconds, seconds } from './parse.js';
 import { renderProgress } from './progress.js';
 import { untilStopped } from './signals.js';
 import { registerWorkerCommand } from './worker-command.js';
+import { packageVersion } from './version.js';
 
 export type { CliIo } from './common.js';
 
@@ -54,7 +55,8 @@ export class UsageError extends CeleriacError {
 export function buildProgram(io: CliIo = defaultIo, argv: readonly string[] = process.argv): Command {
   const program = new Command('celeriac')
     .description("Celery's task system for Node.js")
-    .showHelpAfterError("(add --help for usage)")
+    .version(packageVersion(), '-V, --version', 'print the version of celeriac')
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 

@@ -61,6 +61,13 @@ export interface Settings {
   resultBackend: string | null;
   /** Driver options of the backend. @defaultValue {} */
   resultBackendTransportOptions: Record<string, unknown>;
+  /**
+   * Database backend table names by role (`task`, `group`), as Celery's `database_table_names`.
+   * @defaultValue {} (`celery_taskmeta`, `celery_tasksetmeta`)
+   */
+  databaseTableNames: Partial<Record<'task' | 'group', string>>;
+  /** Database backend schemas by role, as Celery's `database_table_schemas`. @defaultValue {} (the connection's own) */
+  databaseTableSchemas: Partial<Record<'task' | 'group', string>>;
   /** Seconds results are kept; null = forever. @defaultValue 86400 (1 day) */
   resultExpires: number | null;
   /** Store name, args, kwargs, worker, retries, queue with results. @defaultValue false */
@@ -183,6 +190,8 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     brokerConnectionTimeout: 30,
     resultBackend: env['CELERIAC_RESULT_BACKEND'] || 'db+sqlite://',
     resultBackendTransportOptions: {},
+    databaseTableNames: {},
+    databaseTableSchemas: {},
     resultExpires: 86400,
     resultExtended: false,
     resultPersistent: false,

@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Consumer, Delivery, QueueSpec, Transport } from '../broker/port.js';
+import { describeUrl } from '../broker/registry.js';
 import { ContentDisallowed, ImproperlyConfigured, NotRegistered, SecurityError, TaskRevokedError } from '../errors/index.js';
 import { levelEnabled, type Logger } from '../logging/logger.js';
 import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
@@ -299,7 +300,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.logger.info(
       `${this.hostname} ready: ${this.pool.kind} pool, concurrency ${this.maxConcurrency !== undefined ? `${this.pool.limit} (autoscale up to ${this.maxConcurrency})` : this.pool.limit}, queues ${this.queues.join(', ')}, ` +
-        `broker ${transport.driver}, tasks: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
+        `broker ${describeUrl(this.app.conf.brokerUrl)}, results ${this.app.conf.resultBackend === null ? 'disabled' : describeUrl(this.app.conf.resultBackend)}, ` +
+        `tasks: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
     );
     this.emit('worker-ready');
   }

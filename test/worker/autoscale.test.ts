@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AsyncPool } from '../../src/pool/async.js';
 import { ChildPool } from '../../src/pool/child/pool.js';
@@ -32,8 +35,10 @@ describe('autoscale', () => {
 
   it('a worker with the process pool grows its children with the load and retires them afterwards', async () => {
     const { app } = testApp();
-    const { nap } = await import('../fixtures/proc-app.js');
+    const { gate, nap } = await import('../fixtures/proc-app.js');
+    app.registerTask(gate);
     app.registerTask(nap);
+    const open = join(mkdtempSync(join(tmpdir(), 'celeriac-autoscale-')), 'open');
     const worker = new Worker(app, {
       pool: 'process',
       appModule: 'test/fixtures/proc-app.ts',
@@ -45,10 +50,12 @@ describe('autoscale', () => {
     try {
       const pool = worker.pool as ChildPool;
       assert.equal(pool.pids.length, 1);
-      const results = await Promise.all([1, 2, 3].map(() => nap.delay(5000)));
-      await until(() => worker.active.size === 3, 'three tasks running at once');
+      const results = await Promise.all([1, 2, 3].map((i) => gate.delay(open, i)));
+      // Each waits for the gate: all three run at once only if the pool grew to three children.
+      await until(() => worker.active.size === 3, 'three tasks running at once', 60_000);
       assert.equal(pool.limit, 3);
-      assert.deepEqual(await Promise.all(results.map((r) => r.get({ timeout: 10 }))), [5000, 5000, 5000]);
+      writeFileSync(open, '');
+      assert.deepEqual(await Promise.all(results.map((r) => r.get({ timeout: 10 }))), [1, 2, 3]);
       await until(() => pool.limit === 1 && pool.pids.length === 1, 'the pool back at its minimum', 20_000);
       assert.equal(await (await nap.delay(10)).get({ timeout: 10 }), 10, 'still works after shrinking');
     } finally {
