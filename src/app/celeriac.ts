@@ -19,6 +19,7 @@ import { Signature, type CanvasApp } from '../canvas/signature.js';
 import type { Schedule } from '../beat/schedules.js';
 import { applySettings, defaultSettings, type PeriodicTaskSpec, type Settings, type SettingsInput } from '../config/settings.js';
 import { Control } from '../control/client.js';
+import { RevokedSet } from '../control/revoked.js';
 import { EventDispatcher } from '../events/dispatcher.js';
 import { EventReceiver, type EventHandlers } from '../events/receiver.js';
 import { ClusterState } from '../events/state.js';
@@ -99,8 +100,8 @@ export class Celeriac implements CanvasApp, ResultContext {
   readonly backends = new BackendRegistry();
   /** This client's id: the `reply_to` of its messages. */
   readonly oid: string = uuid();
-  /** Task ids revoked through this app (shared with its in-process workers). */
-  readonly revoked = new Set<string>();
+  /** Task ids revoked, with their times (shared with this app's in-process workers and, through mingle, the fleet). */
+  readonly revoked = new RevokedSet();
   /** Periodic tasks added with {@link addPeriodicTask}, by entry name (beat runs them). */
   readonly periodicTasks: Record<string, PeriodicTaskSpec> = {};
   /** Error classes results rebuild failures as (see {@link registerErrorClass}). */
@@ -377,13 +378,28 @@ export class Celeriac implements CanvasApp, ResultContext {
   }
 
   /**
-   * Revokes a task: workers skip it (state REVOKED) and, with `terminate`, stop it if running.
-   * Reaches the workers of this app in this process; remote workers learn it through remote
-   * control.
+   * Revokes tasks on every worker, as Celery's `AsyncResult.revoke` does: broadcasts the `revoke`
+   * command (see `app.control.revoke`), so workers in other processes and Python workers skip the
+   * tasks (state REVOKED) and, with `terminate`, stop them if running; this app's in-process
+   * workers are told at once. Rejects with `OperationalError` when the broker cannot be reached
+   * (then no other process was told).
    */
   async revoke(taskId: string | readonly string[], options: RevokeOptions = {}): Promise<void> {
-    for (const id of typeof taskId === 'string' ? [taskId] : taskId) {
-      this.revoked.add(id);
+    const ids = typeof taskId === 'string' ? [taskId] : [...taskId];
+    await this.control.revoke(ids, options);
+    this.recordRevoked(ids, options);
+  }
+
+  /**
+   * @internal Records revoked ids in this process and tells this app's in-process workers (what a
+   * worker does when the `revoke` command reaches it). A revoke already known (with terminate, if
+   * this one asks for it) is not announced twice.
+   */
+  recordRevoked(taskIds: readonly string[], options: RevokeOptions = {}): void {
+    for (const id of taskIds) {
+      const fresh = this.revoked.add(id);
+      const terminating = options.terminate === true && this.revoked.markTerminate(id, options.signal ?? 'SIGTERM');
+      if (!fresh && !terminating) continue;
       for (const listener of this.listeners) listener(id, options);
     }
   }

@@ -2,6 +2,7 @@
  * Broker drivers by URL scheme. Drivers load lazily, so an app that uses Redis never loads the
  * AMQP client; a scheme nobody registered raises ImproperlyConfigured naming the known ones.
  */
+import { redactUrl } from '../config/redact.js';
 import { ImproperlyConfigured } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { TransportFactory, TransportOptions, Transport } from './port.js';
@@ -52,10 +53,8 @@ export function schemeOf(url: string, what: string): string {
   return m[1]!.toLowerCase();
 }
 
-/** A URL with its password replaced by `**`, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1**@');
-}
+/** A URL with its password replaced by `**`, for messages and logs (the one rule: config/redact.ts). */
+export { redactUrl };
 
 /**
  * Where a broker or backend URL keeps its data, for logs: a SQLite URL as the absolute path of

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { Schedule } from '../beat/schedules.js';
 import { ImproperlyConfigured } from '../errors/index.js';
+import { censor } from './redact.js';
 
 /** A periodic task (`beat_schedule` entry). */
 export interface PeriodicTaskSpec {
@@ -268,6 +269,37 @@ export function settingName(key: string, known: Settings): keyof Settings | unde
   if (alias) return alias;
   const camel = camelCase(key);
   return Object.hasOwn(known, camel) ? (camel as keyof Settings) : undefined;
+}
+
+/** `taskAcksLate` → `task_acks_late` (Celery's name of a setting). */
+export function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * The settings as Celery's tools show them (`inspect conf`, `report`): Celery's snake_case names,
+ * only those changed from their defaults unless `withDefaults`, secrets masked and values that
+ * JSON cannot carry turned into strings (see config/redact.ts).
+ */
+export function settingsTable(conf: Settings, options: { withDefaults?: boolean } = {}): Record<string, unknown> {
+  const defaults = defaultSettings({});
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(conf) as Array<[keyof Settings, unknown]>) {
+    if (typeof value === 'function' && name !== 'taskRoutes') continue;
+    if (!options.withDefaults && Object.hasOwn(defaults, name) && sameValue(value, defaults[name])) continue;
+    const key = snakeCase(name);
+    out[key] = censor(value, key);
+  }
+  return out;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  try {
+    return typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import type { Consumer, Delivery, Transport } from '../broker/port.js';
 import type { Celeriac } from '../app/celeriac.js';
+import { OperationalError } from '../errors/index.js';
 import { uuid } from '../utils/ids.js';
 import { decodePayload } from '../protocol/message.js';
 import { controlMessage, declarePidbox, PIDBOX_EXCHANGE, REPLY_EXCHANGE, replyQueue } from './pidbox.js';
@@ -37,6 +38,30 @@ interface Collector {
   done: () => void;
 }
 
+/**
+ * Node names that answered more than once among `replies` (Celery's `flatten_reply` check): two
+ * workers share a name, so commands addressed to it reach an unknown one of them.
+ */
+export function duplicateNodes(replies: Replies): string[] {
+  const seen = new Set<string>();
+  const dupes = new Set<string>();
+  for (const reply of replies) {
+    for (const name of Object.keys(reply)) {
+      if (seen.has(name)) dupes.add(name);
+      seen.add(name);
+    }
+  }
+  return [...dupes].sort();
+}
+
+/** The warning for {@link duplicateNodes} (Celery's DuplicateNodenameWarning). */
+export function duplicateNodesWarning(names: readonly string[]): string {
+  return (
+    `DuplicateNodenameWarning: received multiple replies from node ${names.length === 1 ? 'name' : 'names'}: ${names.join(', ')}. ` +
+    'Give each worker a unique node name (the worker -n option), or commands and revokes reach only one of them'
+  );
+}
+
 /** `app.control`. */
 export class Control {
   private consumer: Promise<Consumer> | undefined;
@@ -47,10 +72,13 @@ export class Control {
 
   constructor(private readonly app: Celeriac) {}
 
-  /** Sends a command; with `reply`, resolves with the replies collected. */
-  async broadcast(command: string, options: BroadcastOptions & { arguments?: Record<string, unknown>; reply?: boolean } = {}): Promise<Replies> {
+  /**
+   * Sends a command; with `reply`, resolves with the replies collected. `ticket` (a fresh id by
+   * default) lets a worker recognise its own broadcast when it reaches its own mailbox.
+   */
+  async broadcast(command: string, options: BroadcastOptions & { arguments?: Record<string, unknown>; reply?: boolean; ticket?: string } = {}): Promise<Replies> {
     const transport = await this.pidbox();
-    const ticket = uuid();
+    const ticket = options.ticket ?? uuid();
     const timeout = (options.timeout ?? 1) * 1000;
     const wantReply = options.reply ?? false;
     let collected: Promise<Replies> = Promise.resolve([]);
@@ -137,11 +165,19 @@ export class Control {
     return this.broadcast('ping', { ...options, reply: true });
   }
 
-  /** Revokes tasks on every worker (and in this process), terminating running ones if asked. */
-  async revoke(taskId: string | string[], options: BroadcastOptions & { terminate?: boolean; signal?: string; reply?: boolean } = {}): Promise<Replies> {
-    const ids = typeof taskId === 'string' ? [taskId] : taskId;
+  /**
+   * Revokes tasks on every worker (celeriac and Python alike, in-process ones included, through
+   * their mailboxes), terminating running ones if asked. Rejects with `OperationalError` naming the
+   * ids when the broker cannot be reached: nothing was revoked.
+   */
+  async revoke(taskId: string | readonly string[], options: BroadcastOptions & { terminate?: boolean; signal?: string; reply?: boolean } = {}): Promise<Replies> {
+    const ids = typeof taskId === 'string' ? [taskId] : [...taskId];
     const { terminate, signal, reply, ...rest } = options;
-    return this.broadcast('revoke', { ...rest, reply: reply ?? false, arguments: { task_id: ids, terminate: terminate ?? false, signal: signal ?? null } });
+    try {
+      return await this.broadcast('revoke', { ...rest, reply: reply ?? false, arguments: { task_id: ids, terminate: terminate ?? false, signal: signal ?? null } });
+    } catch (err) {
+      throw new OperationalError(`could not broadcast the revoke of ${ids.join(', ')}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** Sets a task's rate limit on the workers (`'10/m'`, a number per second, or null to remove it). */
@@ -213,8 +249,9 @@ export class Inspect {
   queryTask(...ids: string[]): Promise<Replies> {
     return this.call('query_task', { ids });
   }
-  conf(): Promise<Replies> {
-    return this.call('conf');
+  /** The workers' settings under Celery's names, secrets masked: those changed from their defaults, or all with `withDefaults`. */
+  conf(withDefaults = false): Promise<Replies> {
+    return this.call('conf', { with_defaults: withDefaults });
   }
   report(): Promise<Replies> {
     return this.call('report');

@@ -4,6 +4,9 @@
  * workers too.
  */
 import { loadavg, type } from 'node:os';
+import { redactUrl, SETTING_MASK } from '../config/redact.js';
+import { duplicateNodesWarning } from './client.js';
+import { settingsTable, type Settings } from '../config/settings.js';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import type { Worker } from '../worker/worker.js';
@@ -11,11 +14,6 @@ import { queueDefinition } from '../app/queues.js';
 
 /** The celeriac version reported to monitors. */
 export const SW_VERSION = '0.1.0';
-
-/** A private key given inline (`securityKey` as PEM text) never leaves the worker. */
-function maskPrivateKey(value: unknown): unknown {
-  return typeof value === 'string' && value.includes('PRIVATE KEY-----') ? '********' : value;
-}
 
 /** A command's reply (JSON), or undefined for commands that do not reply (shutdown). */
 export type ControlReply = unknown;
@@ -27,10 +25,12 @@ export interface ControlContext {
   clock(): number;
   /** Persists the revoked set (statedb), if configured. */
   saveRevoked(): void;
+  /** Whether a command's ticket is one this worker broadcast itself (its own mingle). */
+  isOwnTicket?(ticket: string): boolean;
 }
 
-/** A command handler. */
-export type ControlHandler = (ctx: ControlContext, args: Record<string, unknown>) => ControlReply | Promise<ControlReply>;
+/** A command handler; `ticket` is the command's, when it came through a mailbox. */
+export type ControlHandler = (ctx: ControlContext, args: Record<string, unknown>, ticket?: string) => ControlReply | Promise<ControlReply>;
 
 const ok = (value: string): { ok: string } => ({ ok: value });
 const nok = (value: string): { error: string } => ({ error: value });
@@ -84,7 +84,7 @@ function waiting(ctx: ControlContext): { scheduled: Array<Record<string, unknown
 /** The commands, by name (aliases included). */
 export const COMMANDS: Record<string, ControlHandler> = {
   ping: () => ok('pong'),
-  report: (ctx) => ok(`celeriac ${SW_VERSION} on node ${process.version}, ${type()}; app ${ctx.worker.app.main}; broker ${ctx.worker.app.conf.brokerUrl.replace(/\/\/[^@/]*@/, '//**@')}`),
+  report: (ctx) => ok(report(ctx.worker.app.conf, ctx.worker.app.main)),
   clock: (ctx) => ({ clock: ctx.clock() }),
   stats: (ctx) => {
     const { worker } = ctx;
@@ -122,20 +122,14 @@ export const COMMANDS: Record<string, ControlHandler> = {
     }
     return out;
   },
-  conf: (ctx) => {
-    const conf = ctx.worker.app.conf as unknown as Record<string, unknown>;
-    return Object.fromEntries(
-      Object.entries(conf)
-        .filter(([, v]) => typeof v !== 'function')
-        .map(([k, v]) => [k, /url|backend/i.test(k) && typeof v === 'string' ? v.replace(/\/\/[^@/]*@/, '//**@') : maskPrivateKey(v)]),
-    );
-  },
+  // Celery's names and rule: the settings changed from their defaults (all with `with_defaults`), secrets masked.
+  conf: (ctx, args) => settingsTable(ctx.worker.app.conf, { withDefaults: args['with_defaults'] === true }),
   revoke: async (ctx, args) => {
     const ids = list(args['task_id']);
     const terminate = args['terminate'] === true;
     const signal = typeof args['signal'] === 'string' ? (args['signal'] as string) : undefined;
     const running = ids.filter((id) => ctx.worker.active.has(id));
-    await ctx.worker.app.revoke(ids, { terminate, ...(signal ? { signal: normalizeSignal(signal) } : {}) });
+    ctx.worker.app.recordRevoked(ids, { terminate, ...(signal ? { signal: normalizeSignal(signal) } : {}) });
     ctx.saveRevoked();
     if (terminate) return running.length === 0 ? ok('terminate: tasks unknown') : ok(`terminate: ${running.join(', ')}`);
     return ok(`tasks ${ids.join(', ')} flagged as revoked`);
@@ -144,9 +138,16 @@ export const COMMANDS: Record<string, ControlHandler> = {
   rate_limit: (ctx, args) => {
     const task = ctx.worker.app.tasks.get(String(args['task_name']));
     if (!task) return nok(`unknown task ${String(args['task_name'])}`);
-    const rate = args['rate_limit'];
-    task.rateLimit = rate === null || rate === undefined || rate === '' || rate === 0 ? null : (rate as string | number);
-    return ok(task.rateLimit === null ? 'rate limit disabled successfully' : 'new rate limit set successfully');
+    const given = args['rate_limit'];
+    const rate = given === null || given === undefined || given === '' || given === 0 ? null : typeof given === 'number' ? given : String(given);
+    try {
+      // The worker's bucket follows at once (tasks already waiting included), then the task's option.
+      ctx.worker.setRateLimit(task.name, rate);
+    } catch (err) {
+      return nok(`Invalid rate limit string: ${(err as Error).message}`);
+    }
+    task.rateLimit = rate;
+    return ok(rate === null ? 'rate limit disabled successfully' : 'new rate limit set successfully');
   },
   time_limit: (ctx, args) => {
     const task = ctx.worker.app.tasks.get(String(args['task_name']));
@@ -192,16 +193,38 @@ export const COMMANDS: Record<string, ControlHandler> = {
     setImmediate(() => void ctx.worker.stop());
     return undefined;
   },
-  hello: (ctx, args) => {
-    if (args['from_node'] === ctx.worker.hostname) return undefined;
-    for (const id of list(args['revoked'])) ctx.worker.app.revoked.add(id);
-    return { revoked: [...ctx.worker.app.revoked], clock: ctx.clock() };
+  // Mingle: the ids come and go as Celery's workers send them, a mapping of id to revoke time.
+  hello: (ctx, args, ticket) => {
+    if (args['from_node'] === ctx.worker.hostname) {
+      // Our own hello says nothing; another worker's under our name means the name is taken twice.
+      // It gets an answer under the name, so it sees the duplicate too (on brokers where two
+      // workers of one name share a pidbox queue, a ping may never reach both).
+      if (ticket === undefined || ctx.isOwnTicket?.(ticket) !== false) return undefined;
+      ctx.worker.logger.warn(duplicateNodesWarning([ctx.worker.hostname]));
+    }
+    const learned = ctx.worker.app.revoked.update(args['revoked']);
+    ctx.worker.logger.info(`sync with ${String(args['from_node'])}${learned > 0 ? `: learned ${learned} revoked id(s)` : ''}`);
+    if (learned > 0) ctx.saveRevoked();
+    return { revoked: ctx.worker.app.revoked.toMapping(), clock: ctx.clock() };
   },
 };
 
 /** Celery's aliases. */
 for (const [alias, name] of Object.entries({ dump_active: 'active', dump_reserved: 'reserved', dump_schedule: 'scheduled', dump_revoked: 'revoked', dump_tasks: 'registered' })) {
   COMMANDS[alias] = COMMANDS[name]!;
+}
+
+/** The text of `inspect report` (Celery's bug report): software, platform, then the changed settings, secrets masked. */
+function report(conf: Settings, main: string): string {
+  const settings = Object.entries(settingsTable(conf)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+  return [
+    `software -> celeriac:${SW_VERSION} node:${process.version}`,
+    `platform -> system:${type()} arch:${process.arch}`,
+    `app      -> ${main}`,
+    `settings -> transport:${conf.brokerUrl.split(':')[0] ?? ''} results:${conf.resultBackend === null ? 'disabled' : redactUrl(conf.resultBackend, SETTING_MASK)}`,
+    '',
+    ...settings,
+  ].join('\n');
 }
 
 /** `KILL`, `SIGKILL`, `9` → `SIGKILL`. */

@@ -11,9 +11,14 @@ import { readFileSync } from 'node:fs';
 import type { Consumer, Delivery } from '../broker/port.js';
 import type { Worker } from '../worker/worker.js';
 import { writeFileAtomic } from '../utils/files.js';
+import { duplicateNodes, duplicateNodesWarning } from './client.js';
 import { COMMANDS, type ControlContext } from './commands.js';
+import { uuid } from '../utils/ids.js';
 import { ContentDisallowed, SecurityError } from '../errors/index.js';
 import { controlMessage, declarePidbox, isForMe, parseControlMessage, REPLY_EXCHANGE, workerQueue } from './pidbox.js';
+
+/** Seconds a starting worker waits for the others' answers to `hello` (Celery's mingle waits 1 s). */
+export const MINGLE_TIMEOUT_S = 1;
 
 /** Options of the worker's mailbox. */
 export interface MailboxOptions {
@@ -27,13 +32,15 @@ export interface MailboxOptions {
 export class WorkerMailbox {
   private consumer: Consumer | undefined;
   private clockValue = 0;
+  /** Tickets of this worker's own mingle broadcasts. */
+  private readonly ownTickets = new Set<string>();
   private readonly ctx: ControlContext;
 
   constructor(
     private readonly worker: Worker,
     private readonly options: MailboxOptions = {},
   ) {
-    this.ctx = { worker, clock: () => ++this.clockValue, saveRevoked: () => this.saveRevoked() };
+    this.ctx = { worker, clock: () => ++this.clockValue, saveRevoked: () => this.saveRevoked(), isOwnTicket: (t) => this.ownTickets.has(t) };
   }
 
   async start(): Promise<void> {
@@ -42,8 +49,12 @@ export class WorkerMailbox {
     await declarePidbox(transport);
     const spec = workerQueue(this.worker.hostname);
     await transport.declareQueue(spec);
-    this.consumer = await transport.consume([spec.name], (d) => void this.onMessage(d), { prefetch: 0 });
+    // Mingle before consuming commands, as Celery's worker does: where two workers of one name
+    // share this queue, only the other one can then answer, so a duplicate is always seen.
+    // Commands sent meanwhile wait in the queue; on Redis (pub/sub) one sent in that second is
+    // missed, as by Celery's worker, which is not ready yet either.
     if (this.options.mingle) await this.mingle();
+    this.consumer = await transport.consume([spec.name], (d) => void this.onMessage(d), { prefetch: 0 });
   }
 
   async stop(): Promise<void> {
@@ -53,28 +64,36 @@ export class WorkerMailbox {
     this.saveRevoked();
   }
 
-  /** Learns the revoked ids of the workers already running. */
+  /**
+   * Celery's mingle: sends `hello` with this worker's revoked ids (id to timestamp, as Celery's
+   * workers send them) and merges the ids every other worker answers with, Python ones included.
+   * Meanwhile pings its own node name. This worker does not consume commands yet, so a pong, or a
+   * hello answered under its name, means another worker already uses the name.
+   */
   private async mingle(): Promise<void> {
+    const { app, hostname, logger } = this.worker;
     try {
-      const replies = await this.worker.app.control.broadcast('hello', {
-        arguments: { from_node: this.worker.hostname, revoked: [...this.worker.app.revoked] },
-        reply: true,
-        timeout: 0.3,
-      });
+      const ownPing = uuid();
+      const ownHello = uuid();
+      // Kept: on brokers with a queue per node, both wait in ours and must not read as another's.
+      this.ownTickets.add(ownPing).add(ownHello);
+      const [replies, pongs] = await Promise.all([
+        app.control.broadcast('hello', { arguments: { from_node: hostname, revoked: app.revoked.toMapping() }, reply: true, timeout: MINGLE_TIMEOUT_S, ticket: ownHello }),
+        app.control.broadcast('ping', { destination: [hostname], limit: Number.POSITIVE_INFINITY, reply: true, timeout: MINGLE_TIMEOUT_S, ticket: ownPing }),
+      ]);
+      const dupes = duplicateNodes(replies);
+      if ((pongs.length > 0 || replies.some((r) => Object.hasOwn(r, hostname))) && !dupes.includes(hostname)) dupes.push(hostname);
+      if (dupes.length > 0) logger.warn(duplicateNodesWarning(dupes));
       let learned = 0;
       for (const reply of replies) {
         for (const [host, value] of Object.entries(reply)) {
-          if (host === this.worker.hostname) continue;
-          const revoked = (value as { revoked?: unknown } | null)?.revoked;
-          for (const id of Array.isArray(revoked) ? revoked : []) {
-            if (!this.worker.app.revoked.has(String(id))) learned++;
-            this.worker.app.revoked.add(String(id));
-          }
+          if (host === hostname) continue;
+          learned += app.revoked.update((value as { revoked?: unknown } | null)?.revoked);
         }
       }
-      if (replies.length > 0) this.worker.logger.info(`mingle: synced with ${replies.length} node(s), learned ${learned} revoked id(s)`);
+      if (replies.length > 0) logger.info(`mingle: synced with ${replies.length} node(s), learned ${learned} revoked id(s)`);
     } catch (err) {
-      this.worker.logger.warn(`mingle failed: ${(err as Error).message}`);
+      logger.warn(`mingle failed: ${(err as Error).message}`);
     }
   }
 
@@ -103,7 +122,7 @@ export class WorkerMailbox {
       reply = { error: `No such command: ${msg.method}` };
     } else {
       try {
-        reply = await handler(this.ctx, msg.arguments);
+        reply = await handler(this.ctx, msg.arguments, msg.ticket);
       } catch (err) {
         this.worker.logger.error({ err }, `control command ${msg.method} failed`);
         reply = { error: `${(err as Error).name}: ${(err as Error).message}` };
@@ -127,7 +146,8 @@ export class WorkerMailbox {
     if (!this.options.statedb) return;
     try {
       const saved = JSON.parse(readFileSync(this.options.statedb, 'utf8')) as { revoked?: unknown };
-      for (const id of Array.isArray(saved.revoked) ? saved.revoked : []) this.worker.app.revoked.add(String(id));
+      // A mapping of id to revoke time; files of earlier versions hold a list of ids.
+      this.worker.app.revoked.update(saved.revoked);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.worker.logger.warn(`statedb ${this.options.statedb} unreadable, starting empty: ${(err as Error).message}`);
@@ -137,6 +157,6 @@ export class WorkerMailbox {
 
   private saveRevoked(): void {
     if (!this.options.statedb) return;
-    writeFileAtomic(this.options.statedb, JSON.stringify({ revoked: [...this.worker.app.revoked] }));
+    writeFileAtomic(this.options.statedb, JSON.stringify({ revoked: this.worker.app.revoked.toMapping() }));
   }
 }

@@ -17,8 +17,8 @@ export interface ResultContext {
   getBackend(): Promise<ResultBackend>;
   /** `task_disable_sync_subtasks` (Celery's guard against waiting inside a task). */
   readonly disableSyncSubtasks: boolean;
-  /** Revokes a task id. */
-  revoke(taskId: string, options?: RevokeOptions): Promise<void>;
+  /** Revokes task ids on every worker (a broadcast). */
+  revoke(taskId: string | readonly string[], options?: RevokeOptions): Promise<void>;
   /** Error classes failures are rebuilt as (the app's: `throws`, `registerErrorClass`). */
   readonly errorClasses?: ErrorClassRegistry;
 }
@@ -171,7 +171,10 @@ export class AsyncResult<R = unknown> {
     await (await this.backend()).forget(this.id);
   }
 
-  /** Revokes the task (see `app.control.revoke`). */
+  /**
+   * Revokes the task on every worker: broadcasts Celery's `revoke` command (see
+   * `app.control.revoke`). Rejects with `OperationalError` when the broker is unreachable.
+   */
   revoke(options?: RevokeOptions): Promise<void> {
     return this.context.revoke(this.id, options);
   }

@@ -93,9 +93,9 @@ export class GroupResult<R = unknown> extends AsyncResult<R[]> {
     await (await this.backend()).deleteGroup(this.id);
   }
 
-  /** Revokes every member. */
+  /** Revokes every member with one broadcast (rejects with `OperationalError` when the broker is unreachable). */
   override async revoke(options?: RevokeOptions): Promise<void> {
-    for (const r of this.results) await r.revoke(options);
+    await this.context.revoke(this.results.map((r) => r.id), options);
   }
 
   /** Saves the group so it can be restored by id (e.g. from another process). */

@@ -63,13 +63,7 @@ export function timeLimits(task: Task, request: Request, app: Celeriac): [number
 export async function executeTask(ctx: ExecutionContext, delivery: Delivery, task: Task, request: Request): Promise<void> {
   const { app, logger } = ctx;
   const id = request.id ?? '';
-  if (app.revoked.has(id)) {
-    logger.info(`Discarding revoked task: ${task.name}[${id}]`);
-    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('revoked'), logger, destinationOf(request));
-    await delivery.ack();
-    ctx.onDiscarded?.(request, 'revoked');
-    return;
-  }
+  if (await discardedAsRevoked(ctx, delivery, task, request)) return;
   if (request.expires && request.expires.getTime() <= Date.now()) {
     logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires.toISOString()})`);
     await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger, destinationOf(request));
@@ -78,7 +72,11 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
     return;
   }
   const token = ctx.rateLimiter.acquire(task.name, task.rateLimit ?? app.conf.taskDefaultRateLimit);
-  if (token) await token;
+  if (token) {
+    await token;
+    // Revoked while it waited for its token.
+    if (await discardedAsRevoked(ctx, delivery, task, request)) return;
+  }
   const acksLate = task.acksLate ?? app.conf.taskAcksLate;
   const job = new Execution(ctx, delivery, task, request, acksLate);
   let result: JobResult;
@@ -129,6 +127,17 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   else if ((outcome.state === States.FAILURE || result.kind === 'killed') && !app.conf.taskAcksOnFailureOrTimeout) {
     await delivery.reject(false);
   } else await delivery.ack();
+}
+
+/** Discards a revoked task (state REVOKED, message acked); false when it is not revoked. */
+async function discardedAsRevoked(ctx: ExecutionContext, delivery: Delivery, task: Task, request: Request): Promise<boolean> {
+  const id = request.id ?? '';
+  if (!ctx.app.revoked.has(id)) return false;
+  ctx.logger.info(`Discarding revoked task: ${task.name}[${id}]`);
+  await storeFinal(ctx.app, task, id, States.REVOKED, new TaskRevokedError('revoked'), ctx.logger, destinationOf(request));
+  await delivery.ack();
+  ctx.onDiscarded?.(request, 'revoked');
+  return true;
 }
 
 /** The pool's view of one execution: its accept and start hooks (one object, no closures). */

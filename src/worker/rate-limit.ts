@@ -78,6 +78,13 @@ export class TokenBucket {
     }, Math.max(1, Math.ceil(this.wait())));
   }
 
+  /** Removes the waiters, first come first, to hand them to another bucket (a rate change). */
+  detachWaiters(): Array<() => void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.waiters.splice(0);
+  }
+
   /** Drops waiters (worker shutdown). */
   clear(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -88,28 +95,44 @@ export class TokenBucket {
 
 /** The buckets of one worker, by task name; changeable at run time (remote control `rate_limit`). */
 export class RateLimiter {
-  private readonly buckets = new Map<string, TokenBucket | null>();
+  /** Each task type's bucket (null: no limit) and the rate it was made from. */
+  private readonly buckets = new Map<string, { rate: string | number | null; bucket: TokenBucket | null }>();
 
   constructor(private readonly disabled: boolean) {}
 
-  /** Sets (or, with null, removes) a task type's limit. */
+  /**
+   * Sets (or, with null, removes) a task type's limit. Tasks waiting for a token follow the change
+   * in their order: they wait at the new rate, or go at once when the limit is removed. Throws
+   * RangeError for a rate that does not parse (nothing changes then).
+   */
   set(taskName: string, rate: string | number | null): void {
     const perSecond = parseRate(rate);
-    this.buckets.get(taskName)?.clear();
-    this.buckets.set(taskName, perSecond === null ? null : new TokenBucket(perSecond));
+    const bucket = perSecond === null ? null : new TokenBucket(perSecond);
+    const waiters = this.buckets.get(taskName)?.bucket?.detachWaiters() ?? [];
+    this.buckets.set(taskName, { rate, bucket });
+    for (const release of waiters) {
+      if (bucket) void bucket.take().then(release);
+      else release();
+    }
   }
 
   /**
-   * Takes a token of the task type (configured on first use from `rate`): a promise to wait for
-   * when the type has a limit, undefined when it has none.
+   * Takes a token of the task type at `rate`, the type's current limit: a promise to wait for when
+   * the type has a limit, undefined when it has none. A rate different from the bucket's (changed
+   * at run time) replaces the bucket first.
    */
   acquire(taskName: string, rate: string | number | null | undefined): Promise<void> | undefined {
     if (this.disabled) return undefined;
-    if (!this.buckets.has(taskName)) this.set(taskName, rate ?? null);
-    return this.buckets.get(taskName)?.take();
+    const wanted = rate ?? null;
+    let entry = this.buckets.get(taskName);
+    if (!entry || entry.rate !== wanted) {
+      this.set(taskName, wanted);
+      entry = this.buckets.get(taskName)!;
+    }
+    return entry.bucket?.take();
   }
 
   clear(): void {
-    for (const b of this.buckets.values()) b?.clear();
+    for (const b of this.buckets.values()) b.bucket?.clear();
   }
 }

@@ -212,8 +212,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       rateLimiter: this.rateLimiter,
       closing: () => this.closing,
       onStarted: (request, task) => {
-        this.active.set(request.id ?? '', { request, task, startedAt: Date.now() });
+        const id = request.id ?? '';
+        this.active.set(id, { request, task, startedAt: Date.now() });
         this.emit('task-started', request);
+        // A terminate that arrived after the revoked check but before the pool reported the start
+        // (the process pool's window between sending the job and the child's "started") is
+        // recorded in the revoked set: acting on it here means none is ever lost.
+        const signal = this.app.revoked.terminateSignal(id);
+        if (signal) this.terminate(id, signal);
       },
       onDiscarded: (request, reason) => this.emit('task-revoked', request, reason),
       onFinished: (request, task, outcome) => {
@@ -405,6 +411,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.consumer = this.queues.length > 0 ? await (await this.app.getTransport()).consume(this.queues, this.onDeliveryBound, { prefetch: this.prefetch }) : undefined;
   }
 
+  /**
+   * Changes a task type's rate limit in this worker at once, tasks waiting for a token included
+   * (remote control `rate_limit`). Throws RangeError for a rate that does not parse.
+   */
+  setRateLimit(taskName: string, rate: string | number | null): void {
+    this.rateLimiter.set(taskName, rate);
+  }
+
   /** Changes the pool size where the pool allows it (remote control `pool_grow` / `pool_shrink`). */
   resizePool(size: number): void {
     if (!this.pool.resize) {
@@ -440,10 +454,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private onRevoke(taskId: string, terminate: boolean, signal: NodeJS.Signals | undefined): void {
     if (this.etaTimers.has(taskId)) this.logger.info(`revoked task ${taskId} is waiting for its ETA: it will not run`);
-    if (terminate && this.active.has(taskId)) {
-      this.logger.info(`terminating revoked task ${taskId}${signal ? ` with ${signal}` : ''}`);
-      this.pool.kill(taskId, new TaskRevokedError('terminated'), signal ?? 'SIGTERM');
-    }
+    if (terminate && this.active.has(taskId)) this.terminate(taskId, signal ?? 'SIGTERM');
+  }
+
+  private terminate(taskId: string, signal: NodeJS.Signals): void {
+    this.logger.info(`terminating revoked task ${taskId} with ${signal}`);
+    this.pool.kill(taskId, new TaskRevokedError('terminated'), signal);
   }
 
   private onDelivery(delivery: Delivery): void {

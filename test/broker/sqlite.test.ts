@@ -74,3 +74,51 @@ describe('sqlite broker unreadable rows', () => {
     }
   });
 });
+
+describe('sqlite broker queue expiry (x-expires)', () => {
+  it('removes the pidbox queues of workers that died without closing; queues in use stay, or come back', { timeout: 30_000 }, async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { workerQueue, replyQueue, declarePidbox, PIDBOX_EXCHANGE } = await import('../../src/control/pidbox.js');
+    const { until } = await import('../helpers/until.js');
+    const url = `sqlite:///${join(mkdtempSync(join(tmpdir(), 'celeriac-expires-')), 'q.db')}`;
+    const short = { 'x-message-ttl': 300_000, 'x-expires': 300 };
+    // The "dead" process: declares its pidbox and reply queues, then never touches the file again.
+    const dead = new SqliteTransport({ url, transportOptions: {} });
+    await dead.connect();
+    await declarePidbox(dead);
+    await dead.declareQueue({ ...workerQueue('dead@test'), arguments: short });
+    await dead.declareQueue({ ...replyQueue('dead-client'), arguments: short });
+    // The live one consumes its own pidbox queue; its sweep removes the dead ones.
+    const live = new SqliteTransport({ url, transportOptions: { visibilityTimeout: 0.4 } });
+    await live.connect();
+    const got: string[] = [];
+    try {
+      await declarePidbox(live);
+      await live.declareQueue({ ...workerQueue('live@test'), arguments: short });
+      const consumer = await live.consume(['live@test.celery.pidbox'], (d) => {
+        got.push(d.message.body.toString());
+        void d.ack();
+      }, { prefetch: 0 });
+      const queues = (): string[] => (live.store.db.prepare('SELECT name FROM celeriac_queues ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
+      const bound = (): string[] => (live.store.db.prepare('SELECT queue FROM celeriac_bindings ORDER BY queue').all() as Array<{ queue: string }>).map((r) => r.queue);
+      await until(() => !queues().includes('dead@test.celery.pidbox'), 'the dead worker’s queue to go', { timeout: 10_000 });
+      assert.deepEqual(queues(), ['live@test.celery.pidbox']);
+      assert.ok(!bound().includes('dead@test.celery.pidbox') && !bound().includes('dead-client.reply.celery.pidbox'), bound().join(', '));
+      const msg = { body: Buffer.from('"ping"'), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, properties: {} };
+      await live.publish(msg, { exchange: PIDBOX_EXCHANGE, routingKey: '' });
+      await until(() => got.length === 1, 'the live worker to get the broadcast');
+      const rows = live.store.db.prepare("SELECT count(*) AS n FROM celeriac_messages WHERE queue != 'live@test.celery.pidbox'").get() as { n: number };
+      assert.equal(rows.n, 0, 'no copies pile up for dead queues');
+      // Deleted under a live consumer (its process could not touch it in time): declared again.
+      live.store.db.prepare("DELETE FROM celeriac_queues WHERE name = 'live@test.celery.pidbox'").run();
+      live.store.db.prepare("DELETE FROM celeriac_bindings WHERE queue = 'live@test.celery.pidbox'").run();
+      await until(() => bound().includes('live@test.celery.pidbox'), 'the live queue to be declared again', { timeout: 10_000 });
+      await consumer.close();
+    } finally {
+      await live.close();
+      await dead.close();
+    }
+  });
+});

@@ -22,16 +22,18 @@ describe('remote control and events on RabbitMQ', async () => {
     const workers = [0, 1].map((i) => new Worker(app, { hostname: `amqp${i}-${suffix}@test`, sendEvents: true, logger: captureLog().logger }));
     for (const w of workers) await w.start();
     try {
-      const pongs = await app.control.ping({ timeout: 2, limit: 2 });
+      // Only this test's workers: other tests' workers share the vhost's pidbox.
+      const ours = { pattern: `amqp*-${suffix}@test` };
+      const pongs = await app.control.ping({ ...ours, timeout: 2, limit: 2 });
       assert.deepEqual(pongs.flatMap((r) => Object.keys(r)).sort(), [`amqp0-${suffix}@test`, `amqp1-${suffix}@test`]);
       const r = await add.delay(2, 2);
       assert.equal(await r.get({ timeout: 10 }), 4);
       await app.control.revoke('not-yet-sent');
       await sleep(300);
-      const revoked = await app.control.inspect({ timeout: 2, limit: 2 }).revoked();
+      const revoked = await app.control.inspect({ ...ours, timeout: 2, limit: 2 }).revoked();
       assert.equal(revoked.length, 2);
       assert.ok(events.some((e) => e.type === 'task-succeeded' && e['uuid'] === r.id), events.map((e) => e.type).join(','));
-      assert.equal(events.filter((e) => e.type === 'worker-online').length, 2);
+      assert.equal(events.filter((e) => e.type === 'worker-online' && String(e.hostname).endsWith(`${suffix}@test`)).length, 2);
     } finally {
       for (const w of workers) await w.stop();
       await receiver.stop();

@@ -3,9 +3,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Celeriac, sleep, States, Worker, type Task } from '../../src/index.js';
+import { Celeriac, GroupResult, sleep, States, Worker, type Task } from '../../src/index.js';
+import { uuid } from '../../src/utils/ids.js';
 import { jsonMessage, PIDBOX_EXCHANGE } from '../../src/control/pidbox.js';
 import { captureLog, testApp } from '../helpers/app.js';
+import { until } from '../helpers/until.js';
 
 function tasks(app: Celeriac) {
   const add = app.task(function add(x: number, y: number) {
@@ -66,8 +68,8 @@ describe('remote control', () => {
       assert.equal((stats['pool'] as Record<string, unknown>)['max-concurrency'], 4);
       const q = (await inspect.queryTask(running.id))[0]!['w0@test'] as Record<string, [string, unknown]>;
       assert.equal(q[running.id]![0], 'active');
-      const conf = (await inspect.conf())[0]!['w0@test'] as Record<string, unknown>;
-      assert.equal(conf['taskDefaultQueue'], 'celery');
+      const conf = (await inspect.conf(true))[0]!['w0@test'] as Record<string, unknown>;
+      assert.equal(conf['task_default_queue'], 'celery');
       assert.match(String(((await inspect.report())[0]!['w0@test'] as { ok: string }).ok), /celeriac/);
       assert.equal(typeof ((await inspect.clock())[0]!['w0@test'] as { clock: number }).clock, 'number');
       await app.control.revoke(later.id);
@@ -160,12 +162,53 @@ describe('revoked ids across the fleet', () => {
     await second.close();
     await w1.stop();
     await first.close();
-    assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { revoked: string[] }).revoked.sort(), ['r-1', 'r-2']);
+    assert.deepEqual(Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { revoked: Record<string, number> }).revoked).sort(), ['r-1', 'r-2']);
     const restarted = new Celeriac('c', { broker: 'memory://', backend: 'memory://', logger: captureLog().logger });
     const w3 = new Worker(restarted, { hostname: 'first@test', logger: captureLog().logger, statedb: file });
     await w3.start();
     assert.ok(restarted.revoked.has('r-1'));
     await w3.stop();
     await restarted.close();
+  });
+});
+
+describe('revoking from a client app (another process, as far as the worker can tell)', () => {
+  /** Two apps on one SQLite broker and result store: they share nothing in memory. */
+  function pair(): { client: Celeriac; workerApp: Celeriac } {
+    const file = join(mkdtempSync(join(tmpdir(), 'celeriac-revoke-')), 'q.db');
+    const urls = { broker: `sqlite:///${file}`, backend: `db+sqlite:///${file}` };
+    return { client: new Celeriac('client', { ...urls, logger: captureLog().logger }), workerApp: new Celeriac('w', { ...urls, logger: captureLog().logger }) };
+  }
+
+  it('AsyncResult.revoke({ terminate }) and GroupResult.revoke() reach the worker through the broadcast', { timeout: 30_000 }, async () => {
+    const { client, workerApp } = pair();
+    tasks(workerApp);
+    const { slow } = tasks(client);
+    const worker = new Worker(workerApp, { hostname: `revokee-${process.pid}@test`, concurrency: 4, logger: captureLog().logger });
+    await worker.start();
+    try {
+      const running = await slow.delay(20_000);
+      await until(() => worker.active.has(running.id), 'the task to start');
+      await running.revoke({ terminate: true });
+      await assert.rejects(running.get({ timeout: 10 }), (e: Error) => e.name === 'TaskRevokedError');
+      const later = [await slow.applyAsync([1], {}, { countdown: 2 }), await slow.applyAsync([2], {}, { countdown: 2 })];
+      const group = new GroupResult(uuid(), client.resultContext, later);
+      await group.revoke();
+      await until(() => later.every((r) => workerApp.revoked.has(r.id)), 'the group members revoked on the worker');
+      for (const r of later) await assert.rejects(r.get({ timeout: 10 }), (e: Error) => e.name === 'TaskRevokedError');
+    } finally {
+      await worker.stop();
+      await workerApp.close();
+      await client.close();
+    }
+  });
+
+  it('rejects with OperationalError naming the ids when the broker is unreachable', async () => {
+    const app = new Celeriac('offline', { broker: 'redis://127.0.0.1:1/0', backend: 'memory://', logger: captureLog().logger });
+    try {
+      await assert.rejects(app.asyncResult('t-1').revoke(), (e: Error) => e.name === 'OperationalError' && /revoke of t-1/.test(e.message));
+    } finally {
+      await app.close();
+    }
   });
 });

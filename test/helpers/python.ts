@@ -67,3 +67,8 @@ export function runPython(args: string[], env: NodeJS.ProcessEnv, allowFailure =
 export function lastLine(out: string): string {
   return out.trim().split('\n').pop() ?? '';
 }
+
+/** Runs Python's `celery -A pyapp <args>` CLI in PY_DIR; resolves with its stdout, whatever its exit code. */
+export function celeryCli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
+  return runPython(['-m', 'celery', '-A', 'pyapp', ...args], env, true);
+}

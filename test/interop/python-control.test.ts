@@ -11,7 +11,7 @@ import { Celeriac, sleep, Worker, type CeleryEvent, type Task } from '../../src/
 import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { main, type CliIo } from '../../src/cli/main.js';
 import { captureLog } from '../helpers/app.js';
-import { PY_DIR, PYTHON, pythonSkip, runPython, startPythonWorker } from '../helpers/python.js';
+import { celeryCli, PY_DIR, PYTHON, pythonSkip, startPythonWorker } from '../helpers/python.js';
 import { serviceSkip } from '../helpers/services.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/4';
@@ -19,10 +19,7 @@ const PY_ENV = { ...process.env, PYTHONPATH: PY_DIR, INTEROP_REDIS_URL: REDIS_UR
 const JS_HOST = `js-${process.pid}@test`;
 const PY_HOST = `py-${process.pid}@test`;
 
-/** Runs `celery -A pyapp <args>`; resolves with its stdout. */
-function celery(...args: string[]): Promise<string> {
-  return runPython(['-m', 'celery', '-A', 'pyapp', ...args], PY_ENV, true);
-}
+const celery = (...args: string[]): Promise<string> => celeryCli(PY_ENV, ...args);
 
 describe('remote control and events with Python Celery over Redis', async () => {
   const problem = (await serviceSkip('redis')) || pythonSkip(['celery', 'redis']);

@@ -208,8 +208,8 @@ describe('message signing (auth serializer)', { skip }, () => {
       assert.deepEqual(pongs, [{ [worker.hostname]: { ok: 'pong' } }]);
       assert.equal(sent[0]?.contentType, 'application/data', 'the command travelled signed');
       const conf = (await app.control.inspect({ timeout: 1, limit: 1 }).conf())[0]![worker.hostname] as Record<string, unknown>;
-      assert.equal(conf['securityKey'], '********');
-      assert.equal(conf['securityCertificate'], alice.cert);
+      assert.equal(conf['security_key'], '********');
+      assert.equal(conf['security_certificate'], alice.cert);
 
       const revoke = { method: 'revoke', arguments: { task_id: 'victim' }, destination: null, ticket: 't1', reply_to: null };
       await publish(jsonMessage(revoke, {}), { exchange: PIDBOX_EXCHANGE, routingKey: '' });

@@ -75,6 +75,44 @@ describe('rate limits', () => {
   });
 });
 
+describe('rate limits changed at run time', () => {
+  it('a limit set by remote control applies to a task type that already ran', async () => {
+    const { app } = testApp();
+    const times: number[] = [];
+    const t = app.task(function tick() {
+      times.push(performance.now());
+    }, { name: 'tasks.tick' });
+    await withWorker(app, async () => {
+      await (await t.delay()).get({ timeout: 5 });
+      const replies = await app.control.rateLimit('tasks.tick', '5/s', { reply: true, timeout: 1, limit: 1 });
+      assert.deepEqual(Object.values(replies[0]!)[0], { ok: 'new rate limit set successfully' });
+      times.length = 0;
+      const results = await Promise.all(Array.from({ length: 4 }, () => t.delay()));
+      for (const r of results) await r.get({ timeout: 10 });
+    });
+    // 5/s: one token per 200 ms, so four runs span at least three intervals.
+    assert.ok(times[3]! - times[0]! >= 3 * 200 - 20, `spanned ${times[3]! - times[0]!} ms`);
+  });
+
+  it('tasks already waiting for a token follow the new rate; a bad rate is refused and changes nothing', async () => {
+    const { app } = testApp();
+    const t = app.task(function slowly() {
+      return 'ran';
+    }, { name: 'tasks.slowly', rateLimit: '1/h' });
+    await withWorker(app, async () => {
+      assert.equal(await (await t.delay()).get({ timeout: 5 }), 'ran', 'the first token is free');
+      const waiting = await t.delay();
+      await sleep(100);
+      assert.equal(await waiting.state(), States.PENDING, 'waiting for the next token, an hour away');
+      const bad = await app.control.rateLimit('tasks.slowly', 'fast', { reply: true, timeout: 1, limit: 1 });
+      assert.match(String((Object.values(bad[0]!)[0] as { error: string }).error), /Invalid rate limit string/);
+      assert.equal(t.rateLimit, '1/h');
+      await app.control.rateLimit('tasks.slowly', '50/s', { reply: true, timeout: 1, limit: 1 });
+      assert.equal(await waiting.get({ timeout: 3 }), 'ran');
+    });
+  });
+});
+
 describe('time limits', () => {
   it('aborts the request signal with SoftTimeLimitExceeded so the task can clean up', async () => {
     const { app, log } = testApp();

@@ -8,6 +8,9 @@
  *   message goes to exactly one consumer. Ack deletes the row, only while the acking consumer
  *   still holds it.
  * - `celeriac_bindings`: exchange bindings, shared by every process (kombu's `_kombu.binding.*`).
+ * - `celeriac_queues`: flags of queues that have any (auto-delete, message TTL, `x-expires` with
+ *   the time the queue was last used: the pidbox queues of workers and clients that died without
+ *   closing are removed that way, as RabbitMQ removes them).
  *
  * URL paths follow SQLAlchemy (as Celery users know them): `sqlite:///relative.db`,
  * `sqlite:////absolute/path.db`; `sqlite://` alone is `celeriac.sqlite` in the working directory.
@@ -82,7 +85,7 @@ CREATE TABLE IF NOT EXISTS celeriac_messages (
 CREATE INDEX IF NOT EXISTS celeriac_messages_ready ON celeriac_messages (queue, reserved_by, priority DESC, id);
 CREATE INDEX IF NOT EXISTS celeriac_messages_leases ON celeriac_messages (reserved_by, visible_at);
 CREATE TABLE IF NOT EXISTS celeriac_exchanges (name TEXT PRIMARY KEY, type TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS celeriac_queues (name TEXT PRIMARY KEY, auto_delete INTEGER NOT NULL DEFAULT 0, message_ttl INTEGER);
+CREATE TABLE IF NOT EXISTS celeriac_queues (name TEXT PRIMARY KEY, auto_delete INTEGER NOT NULL DEFAULT 0, message_ttl INTEGER, expires_ms INTEGER, last_used INTEGER);
 CREATE TABLE IF NOT EXISTS celeriac_bindings (
   exchange TEXT NOT NULL,
   queue TEXT NOT NULL,
@@ -109,6 +112,8 @@ export class SqliteStore {
   private readonly expireStmt: BetterSqlite3.Statement;
   private readonly isAutoDelete: BetterSqlite3.Statement;
   private readonly dropQueue: (name: string) => void;
+  private readonly touchStmt: BetterSqlite3.Statement;
+  private readonly expireQueuesInOneCommit: (now: number) => string[];
   private readonly sizeStmt: BetterSqlite3.Statement;
   private readonly purgeStmt: BetterSqlite3.Statement;
   private readonly exchangeType: BetterSqlite3.Statement;
@@ -125,11 +130,21 @@ export class SqliteStore {
     // Files created before message TTLs existed get the column now.
     const columns = db.prepare('PRAGMA table_info(celeriac_messages)').all() as Array<{ name: string }>;
     if (!columns.some((c) => c.name === 'published_at')) db.exec('ALTER TABLE celeriac_messages ADD COLUMN published_at INTEGER NOT NULL DEFAULT 0');
+    // ... and files created before queue expiry (x-expires) existed get its columns.
+    const queueColumns = db.prepare('PRAGMA table_info(celeriac_queues)').all() as Array<{ name: string }>;
+    if (!queueColumns.some((c) => c.name === 'expires_ms')) db.exec('ALTER TABLE celeriac_queues ADD COLUMN expires_ms INTEGER; ALTER TABLE celeriac_queues ADD COLUMN last_used INTEGER');
     this.insert = db.prepare(
       `INSERT INTO celeriac_messages (queue, priority, body, content_type, content_encoding, headers, properties, exchange, routing_key, published_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.addQueue = db.prepare('INSERT OR REPLACE INTO celeriac_queues (name, auto_delete, message_ttl) VALUES (?, ?, ?)');
+    this.addQueue = db.prepare('INSERT OR REPLACE INTO celeriac_queues (name, auto_delete, message_ttl, expires_ms, last_used) VALUES (?, ?, ?, ?, ?)');
+    this.touchStmt = db.prepare('UPDATE celeriac_queues SET last_used = ? WHERE name = ?');
+    const unused = db.prepare('SELECT name FROM celeriac_queues WHERE expires_ms IS NOT NULL AND last_used IS NOT NULL AND last_used < ? - expires_ms');
+    this.expireQueuesInOneCommit = db.transaction((now: number): string[] => {
+      const names = (unused.all(now) as Array<{ name: string }>).map((r) => r.name);
+      for (const name of names) this.dropQueue(name);
+      return names;
+    });
     this.expireStmt = db.prepare(
       `DELETE FROM celeriac_messages WHERE reserved_by IS NULL
        AND published_at < ? - (SELECT message_ttl FROM celeriac_queues q WHERE q.name = celeriac_messages.queue)`,
@@ -250,9 +265,22 @@ export class SqliteStore {
     return this.releaseAll.run(consumer).changes;
   }
 
-  /** Remembers a queue's flags: auto-delete, and a message TTL (ms) from `x-message-ttl`. */
-  declareQueue(name: string, autoDelete: boolean, messageTtlMs: number | null): void {
-    this.addQueue.run(name, autoDelete ? 1 : 0, messageTtlMs);
+  /**
+   * Remembers a queue's flags: auto-delete, a message TTL (ms) from `x-message-ttl`, and an expiry
+   * (ms) from `x-expires`: the queue is deleted once unused that long (declaring it is a use).
+   */
+  declareQueue(name: string, autoDelete: boolean, messageTtlMs: number | null, expiresMs: number | null = null, now = Date.now()): void {
+    this.addQueue.run(name, autoDelete ? 1 : 0, messageTtlMs, expiresMs, expiresMs === null ? null : now);
+  }
+
+  /** Marks a queue with an expiry as in use now; false when it is not there (it expired). */
+  touchQueue(name: string, now: number): boolean {
+    return this.touchStmt.run(now, name).changes > 0;
+  }
+
+  /** Deletes the queues (bindings and messages too) unused for longer than their `x-expires`; returns their names. */
+  expireQueues(now: number): string[] {
+    return this.expireQueuesInOneCommit(now);
   }
 
   /** Deletes ready messages older than their queue's TTL; returns how many. */

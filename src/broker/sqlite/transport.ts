@@ -205,6 +205,8 @@ export class SqliteTransport implements Transport {
   private keeper: LeaseKeeper | undefined;
   private readonly consumers = new Set<SqliteConsumer>();
   private restoreTimer: NodeJS.Timeout | undefined;
+  /** Queues declared here with `x-expires`: kept in use while consumed here, declared again if they expired meanwhile. */
+  private readonly expiring = new Map<string, QueueSpec>();
 
   constructor(options: TransportOptions) {
     this.path = sqlitePath(options.url);
@@ -244,9 +246,11 @@ export class SqliteTransport implements Transport {
 
   async declareQueue(spec: QueueSpec): Promise<void> {
     const ttl = spec.arguments?.['x-message-ttl'];
+    const expires = spec.arguments?.['x-expires'];
     const autoDelete = spec.autoDelete ?? false;
-    if (autoDelete || typeof ttl === 'number') {
-      this.write(() => this.store.declareQueue(spec.name, autoDelete, typeof ttl === 'number' ? ttl : null));
+    if (typeof expires === 'number') this.expiring.set(spec.name, spec);
+    if (autoDelete || typeof ttl === 'number' || typeof expires === 'number') {
+      this.write(() => this.store.declareQueue(spec.name, autoDelete, typeof ttl === 'number' ? ttl : null, typeof expires === 'number' ? expires : null));
     }
     if (spec.exchange !== undefined && spec.exchange !== '') {
       const { exchange } = spec;
@@ -330,6 +334,7 @@ export class SqliteTransport implements Transport {
   private restore(): void {
     if (!this.db) return;
     try {
+      this.expireQueues();
       this.store.expireMessages(Date.now());
       const n = this.store.restoreExpired(Date.now());
       if (n > 0) {
@@ -338,6 +343,26 @@ export class SqliteTransport implements Transport {
       }
     } catch (err) {
       this.logger.error({ err }, `sqlite broker: restoring expired messages failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Marks the expiring queues consumed here as in use (declaring again one that expired while this
+   * process could not touch it, e.g. a blocked event loop), then deletes those nobody used for
+   * longer than their `x-expires` (the pidbox queues of dead workers and clients).
+   */
+  private expireQueues(): void {
+    const now = Date.now();
+    for (const queue of new Set([...this.consumers].flatMap((c) => c.queues))) {
+      const spec = this.expiring.get(queue);
+      if (!spec || this.store.touchQueue(queue, now)) continue;
+      this.logger.warn(`sqlite broker: queue ${queue} expired while consumed here (unused past its x-expires); declared again`);
+      this.declareQueue(spec).catch((err: unknown) => this.logger.error({ err }, `sqlite broker: could not declare ${queue} again: ${(err as Error).message}`));
+    }
+    const gone = this.store.expireQueues(now);
+    if (gone.length > 0) {
+      const shown = gone.slice(0, 5).join(', ') + (gone.length > 5 ? `, and ${gone.length - 5} more` : '');
+      this.logger.info(`sqlite broker: removed ${gone.length} queue(s) unused for longer than their x-expires: ${shown}`);
     }
   }
 
