@@ -136,7 +136,12 @@ export class Celeriac implements CanvasApp, ResultContext {
 
   /** Serializers, compression and `accept_content`, as the protocol layer needs them. */
   get codecs(): Codecs {
-    return { serializers: this.serializers, compression: this.compression, accept: this.conf.acceptContent };
+    return {
+      serializers: this.serializers,
+      compression: this.compression,
+      accept: this.conf.acceptContent,
+      messageMaxBytes: this.conf.messageMaxBytes,
+    };
   }
 
   /** `task_always_eager`: calls run locally instead of being sent. */

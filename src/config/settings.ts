@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { Schedule } from '../beat/schedules.js';
 import { ImproperlyConfigured } from '../errors/index.js';
+import { DEFAULT_MESSAGE_MAX_BYTES } from '../protocol/message.js';
 
 /** A periodic task (`beat_schedule` entry). */
 export interface PeriodicTaskSpec {
@@ -76,6 +77,14 @@ export interface Settings {
   acceptContent: string[];
   /** @defaultValue null (no compression) */
   taskCompression: string | null;
+  /**
+   * Largest task message body a worker takes, in bytes, as received and once decompressed
+   * (`message_max_bytes`): a bigger one, or a compression bomb, is rejected with one log line
+   * (dead-lettered where the queue has a dead-letter exchange) and never parsed. 16 MiB: far above
+   * any sane task message, while a worker fed only oversized ones stays within a few hundred MB.
+   * @defaultValue 16777216 (16 MiB)
+   */
+  messageMaxBytes: number;
   /** @defaultValue `'celery'` */
   taskDefaultQueue: string;
   /** @defaultValue `'celery'` */
@@ -162,6 +171,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     taskSerializer: 'json',
     acceptContent: ['json'],
     taskCompression: null,
+    messageMaxBytes: DEFAULT_MESSAGE_MAX_BYTES,
     taskDefaultQueue: 'celery',
     taskDefaultExchange: 'celery',
     taskDefaultExchangeType: 'direct',
@@ -247,6 +257,7 @@ function validate(s: Settings): void {
     }
   };
   positiveInt('workerConcurrency');
+  positiveInt('messageMaxBytes');
   if (!Number.isInteger(s.workerPrefetchMultiplier) || s.workerPrefetchMultiplier < 0) {
     throw new ImproperlyConfigured(`setting 'workerPrefetchMultiplier' must be an integer >= 0`);
   }

@@ -55,6 +55,14 @@ export class DecodeError extends CeleriacError {
   override readonly code: string = 'DECODE_ERROR';
 }
 
+/**
+ * A message larger than `messageMaxBytes`, as received or once decompressed. The worker rejects it
+ * without parsing it (dead-lettered where the queue has a dead-letter exchange).
+ */
+export class MessageTooLarge extends DecodeError {
+  override readonly code: string = 'MESSAGE_TOO_LARGE';
+}
+
 /** A value could not be serialized for the wire. */
 export class EncodeError extends CeleriacError {
   override readonly code: string = 'ENCODE_ERROR';
@@ -239,6 +247,7 @@ export const CELERIAC_ERROR_CLASSES: ReadonlyMap<string, new (message?: string) 
   ['CeleriacError', CeleriacError],
   ['RuntimeTaskError', RuntimeTaskError],
   ['DecodeError', DecodeError],
+  ['MessageTooLarge', MessageTooLarge],
   ['EncodeError', EncodeError],
   ['ContentDisallowed', ContentDisallowed],
   ['AlreadyRegistered', AlreadyRegistered],

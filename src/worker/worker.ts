@@ -14,9 +14,9 @@
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Consumer, Delivery, QueueSpec } from '../broker/port.js';
-import { ContentDisallowed, ImproperlyConfigured, NotRegistered, TaskRevokedError } from '../errors/index.js';
-import { levelEnabled, type Logger } from '../logging/logger.js';
-import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
+import { ContentDisallowed, ImproperlyConfigured, MessageTooLarge, NotRegistered, TaskRevokedError } from '../errors/index.js';
+import { levelEnabled, logSafe, type Logger } from '../logging/logger.js';
+import { decodeTaskMessage, inflateBody, type DecodedTask } from '../protocol/message.js';
 import { AsyncPool, SoloPool } from '../pool/async.js';
 import { ChildPool } from '../pool/child/pool.js';
 import type { Pool, TraceRunner } from '../pool/port.js';
@@ -402,29 +402,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async handle(delivery: Delivery): Promise<void> {
     let decoded: DecodedTask;
     try {
-      decoded = decodeTaskMessage(delivery.message, this.app.codecs);
+      const codecs = this.app.codecs;
+      // Only compressed bodies pay for the trip to the thread pool.
+      const plain = delivery.message.headers['compression'] ? await inflateBody(delivery.message, codecs) : undefined;
+      decoded = decodeTaskMessage(delivery.message, codecs, plain);
     } catch (err) {
-      const what = err instanceof ContentDisallowed ? 'refused' : "can't decode";
-      this.logger.error(
-        { err },
-        `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}; message rejected`,
-      );
-      this.emit('task-rejected', err as Error, delivery);
-      await delivery.reject(false);
+      const what = err instanceof ContentDisallowed ? 'refused' : err instanceof MessageTooLarge ? 'oversized' : "can't decode";
+      await this.refuse(delivery, err as Error, `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}`);
       return;
     }
     const task = this.app.tasks.get(decoded.task);
     if (!task) {
       const err = new NotRegistered(decoded.task);
-      this.logger.error(
-        `Received unregistered task of type '${decoded.task}' (id ${decoded.id}). The message has been rejected. ` +
-          `Did you forget to register it in the app the worker loads? Registered: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
-      );
       // Its sender may wait on rpc://: tell it, as Celery's worker does.
       const replyTo = decoded.properties.reply_to;
       await storeFinal(this.app, undefined, decoded.id, States.FAILURE, err, this.logger, { replyTo: replyTo ?? null, correlationId: decoded.id });
-      this.emit('task-rejected', err, delivery);
-      await delivery.reject(false);
+      await this.refuse(
+        delivery,
+        err,
+        `Received unregistered task of type '${decoded.task}' (id ${decoded.id}). ` +
+          `Did you forget to register it in the app the worker loads? Registered: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
+      );
       return;
     }
     const request = requestFromMessage(decoded, delivery, this.hostname, NEVER_ABORTED);
@@ -438,6 +436,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } finally {
       this.received.delete(decoded.id);
     }
+  }
+
+  /**
+   * Rejects a message that will never run (dropped, or dead-lettered where the queue has a
+   * dead-letter exchange) with one log line giving the reason; the stack only at debug level.
+   */
+  private async refuse(delivery: Delivery, err: Error, line: string): Promise<void> {
+    this.logger.error(`${logSafe(line)}; message rejected`);
+    if (levelEnabled(this.logger, 'debug')) this.logger.debug({ err }, `why message ${logSafe(delivery.deliveryTag)} was rejected`);
+    this.emit('task-rejected', err, delivery);
+    await delivery.reject(false);
   }
 
   /** Holds a task until its ETA, raising the prefetch limit meanwhile so others keep flowing. */

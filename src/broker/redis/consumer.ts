@@ -3,6 +3,7 @@
  * of its own; queues bound to fanout exchanges through pub/sub (no acks there, as in kombu).
  */
 import type { Redis as RedisClient } from 'ioredis';
+import { levelEnabled, logSafe } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import type { Consumer, Delivery, DeliveryHandler } from '../port.js';
 import { fromEnvelope, PRIORITY_STEPS, queueOfKey, SEP, type Unpacked } from './envelope.js';
@@ -167,10 +168,9 @@ export class RedisConsumer implements Consumer {
       unpacked = fromEnvelope(payload).unpacked;
       if (!unpacked.deliveryTag) throw new Error('no delivery_tag');
     } catch (err) {
-      this.transport.logger.error(
-        { err },
-        `redis broker: a message in queue ${queue} is not a kombu envelope (${(err as Error).message}); parked in ${UNDECODABLE_KEY}`,
-      );
+      const logger = this.transport.logger;
+      logger.error(`redis broker: a message in queue ${queue} is not a kombu envelope (${logSafe((err as Error).message)}); parked in ${UNDECODABLE_KEY}`);
+      if (levelEnabled(logger, 'debug')) logger.debug({ err }, 'why the message was parked');
       void this.transport.client.lpush(UNDECODABLE_KEY, payload).catch(() => undefined);
       // The reserve script may have recorded it as unacked (it finds the tag by plain search):
       // drop that record, or the restore would bring the message back to be parked again.
@@ -210,7 +210,7 @@ export class RedisConsumer implements Consumer {
       try {
         unpacked = fromEnvelope(payload).unpacked;
       } catch (err) {
-        this.transport.logger.error({ err }, `redis broker: ignoring a fanout message on ${pattern} that is not a kombu envelope`);
+        this.transport.logger.error(`redis broker: ignoring a fanout message on ${pattern} that is not a kombu envelope (${logSafe((err as Error).message)})`);
         return;
       }
       this.handler({
