@@ -261,6 +261,12 @@ function validate(s: Settings): void {
   if (!Number.isInteger(s.workerPrefetchMultiplier) || s.workerPrefetchMultiplier < 0) {
     throw new ImproperlyConfigured(`setting 'workerPrefetchMultiplier' must be an integer >= 0`);
   }
+  for (const name of ['taskTimeLimit', 'taskSoftTimeLimit'] as const) {
+    const v = s[name];
+    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      throw new ImproperlyConfigured(`setting '${name}' must be null or seconds >= 0, got ${JSON.stringify(v)}`);
+    }
+  }
   if (!Array.isArray(s.acceptContent) || s.acceptContent.length === 0) {
     throw new ImproperlyConfigured(`setting 'acceptContent' must be a non-empty list`);
   }

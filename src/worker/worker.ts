@@ -25,6 +25,7 @@ import { NEVER_ABORTED, type Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import { traceTask, type TraceOutcome } from '../task/trace.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
+import { setLongTimeout, type LongTimeout } from '../utils/long-timeout.js';
 import { expandNodeName } from '../utils/ids.js';
 import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
 import { Beat, type BeatOptions } from '../beat/beat.js';
@@ -122,7 +123,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Consumers replaced by add/cancel consumer: their held deliveries still settle. */
   private readonly retired: Consumer[] = [];
   private onDeliveryBound = (d: Delivery): void => this.onDelivery(d);
-  private readonly etaTimers = new Map<string, { timer: NodeJS.Timeout; release(): void }>();
+  private readonly etaTimers = new Map<string, { timer: LongTimeout; release(): void }>();
   private drained: Deferred<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** Set once a shutdown begins: tasks not started by then are left for the broker. */
@@ -271,7 +272,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.rateLimiter.clear();
     // Tasks waiting for their ETA stay unacknowledged: closing the consumer gives them back.
     for (const { timer, release } of this.etaTimers.values()) {
-      clearTimeout(timer);
+      timer.clear();
       release();
     }
     this.etaTimers.clear();
@@ -452,12 +453,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Holds a task until its ETA, raising the prefetch limit meanwhile so others keep flowing. */
   private waitForEta(id: string, eta: Date): Promise<void> {
     return new Promise<void>((resolve) => {
-      const delay = Math.min(eta.getTime() - Date.now(), 2 ** 31 - 1);
-      const timer = setTimeout(() => {
+      // Chained past Node's 2^31-1 ms timer limit: an ETA months ahead waits that long.
+      const timer = setLongTimeout(() => {
         this.etaTimers.delete(id);
         this.consumer?.setPrefetch(this.prefetch);
         resolve();
-      }, delay);
+      }, eta.getTime() - Date.now());
       this.etaTimers.set(id, { timer, release: resolve });
       this.consumer?.setPrefetch(this.prefetch);
     });
