@@ -69,7 +69,7 @@ describe('time limit settings', () => {
     const { Celeriac } = await import('../../src/index.js');
     for (const bad of [-1, Number.NaN, '10', Infinity]) {
       assert.throws(() => new Celeriac('x', { broker: 'memory://', task_time_limit: bad }), /taskTimeLimit' must be null or seconds >= 0/);
-      assert.throws(() => new Celeriac('x', { broker: 'memory://', taskSoftTimeLimit: bad }), /taskSoftTimeLimit' must be null or seconds >= 0/);
+      assert.throws(() => new Celeriac('x', { broker: 'memory://', task_soft_time_limit: bad }), /taskSoftTimeLimit' must be null or seconds >= 0/);
     }
     assert.equal(new Celeriac('x', { broker: 'memory://', task_time_limit: 2_592_000 }).conf.taskTimeLimit, 2_592_000);
   });
