@@ -25,7 +25,7 @@
  */
 import { statSync } from 'node:fs';
 import { OperationalError } from '../../errors/index.js';
-import { silentLogger, type Logger } from '../../logging/logger.js';
+import { logSafe, silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import { TickBatcher } from '../../utils/batch.js';
 import { uuid } from '../../utils/ids.js';
@@ -204,7 +204,7 @@ class SqliteConsumer implements Consumer {
         properties: JSON.parse(row.properties) as TransportMessage['properties'],
       };
     } catch (err) {
-      this.transport.logger.error({ err }, `sqlite broker: message ${row.id} in queue ${row.queue} is unreadable; moved to celeriac.undecodable`);
+      this.transport.logger.error(`sqlite broker: message ${row.id} in queue ${row.queue} is unreadable (${logSafe((err as Error).message)}); moved to celeriac.undecodable`);
       settle('park').catch((e: unknown) => this.transport.logger.error({ err: e }, `sqlite broker: could not park message ${row.id}`));
       return;
     }
