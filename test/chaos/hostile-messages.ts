@@ -1,5 +1,5 @@
 /**
- * Hostile-message generator for the chaos suite: 25 classes of messages a worker must refuse
+ * Hostile-message generator for the chaos suite: 26 classes of messages a worker must refuse
  * (each with one clear log line, never running them, never crashing), in the Celery v2 shape
  * where one field at a time is broken, plus two Redis-only classes that break kombu's envelope
  * itself. Every hostile message names the task `GOOD_TASK` with args `["bad:<class>:<n>"]`: one
@@ -55,7 +55,7 @@ async function deflateZeros(size: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The 25 message-level classes and 2 Redis envelope classes, with their bombs built once. */
+/** The 26 message-level classes and 2 Redis envelope classes, with their bombs built once. */
 export async function hostileClasses(sizes: Partial<HostileSizes> = {}): Promise<HostileClass[]> {
   const bombSize = sizes.bomb ?? 128 * 1024 * 1024;
   const hugeSize = sizes.huge ?? 17 * 1024 * 1024;
