@@ -351,7 +351,7 @@ export class Celeriac implements CanvasApp, ResultContext {
   /** The broker connection (created and connected on first use). */
   getTransport(): Promise<Transport> {
     this.transportPromise ??= (async () => {
-      const transport = await this.transports.create(this.conf.brokerUrl, this.conf.brokerTransportOptions, this.logger);
+      const transport = await this.transports.create(this.conf.brokerUrl, this.conf.brokerTransportOptions, this.logger, this.conf.messageMaxBytes);
       await transport.connect();
       return transport;
     })();

@@ -175,7 +175,7 @@ class SqliteConsumer implements Consumer {
   private poll(limit: number): number {
     const { store } = this.transport;
     this.lastVersion = store.dataVersion();
-    const rows = store.reserve(this.queues, this.id, limit, Date.now() + this.transport.visibilityMs);
+    const rows = store.reserve(this.queues, this.id, limit, Date.now() + this.transport.visibilityMs, this.transport.messageMaxBytes);
     for (const row of rows) this.unacked.add(row.id);
     this.transport.hold(this.id, rows.map((r) => r.id));
     for (const row of rows) this.deliver(row);
@@ -194,10 +194,18 @@ class SqliteConsumer implements Consumer {
       this.wake();
       return written;
     };
+    if (row.body === null) {
+      this.transport.logger.error(
+        `sqlite broker: message ${row.id} in queue ${row.queue} has a body of ${row.body_size} bytes, ` +
+          `larger than ${this.transport.messageMaxBytes} (messageMaxBytes); message rejected`,
+      );
+      settle('drop').catch((e: unknown) => this.transport.logger.error({ err: e }, `sqlite broker: could not drop message ${row.id}`));
+      return;
+    }
     let message: TransportMessage;
     try {
       message = {
-        body: Buffer.from(row.body),
+        body: row.body,
         contentType: row.content_type,
         contentEncoding: row.content_encoding,
         headers: JSON.parse(row.headers) as Record<string, unknown>,
@@ -229,6 +237,8 @@ export class SqliteTransport implements Transport {
   readonly visibilityMs: number;
   readonly pollingIntervalMs: number;
   readonly logger: Logger;
+  /** Bodies larger than this are rejected without being read (see TransportOptions). */
+  readonly messageMaxBytes: number | undefined;
   /** Settlements of this turn, not yet written (see settle). */
   private readonly settlements = new TickBatcher<Settlement>((items) => this.writeSettlements(items));
   private readonly useLeases: boolean;
@@ -252,6 +262,7 @@ export class SqliteTransport implements Transport {
     this.busyTimeoutMs = numberOption(o, 'busyTimeout', 10_000, true);
     this.useLeases = o['leases'] !== false;
     this.logger = options.logger ?? silentLogger;
+    this.messageMaxBytes = options.messageMaxBytes;
   }
 
   /** @internal The open store. */
