@@ -24,6 +24,8 @@ import { hostileClasses, mix, type HostileClass } from './hostile-messages.js';
 const FULL = process.env['CELERIAC_CHAOS_FULL'] === '1';
 const GOOD = FULL ? 1000 : 200;
 const BAD = FULL ? 1000 : 200;
+/** Huge bodies and bombs of each kind per broker (each a 17 MiB body or a 128 MiB-1 GiB bomb). */
+const HEAVY = FULL ? 10 : 3;
 const RSS_LIMIT_MB = 300;
 const root = new URL('../../', import.meta.url).pathname;
 const REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -170,7 +172,7 @@ describe('hostile messages mixed with good tasks, CLI worker from dist/', { conc
   it('on Redis: hostile ones rejected or parked, good ones run once', { skip: skipRedis, timeout: FULL ? 900_000 : 120_000 }, async () => {
     const runId = `chaos-redis-${process.pid}-${Date.now()}`;
     const queue = runId;
-    const items = mix(classes, GOOD, BAD, { redis: true, runId });
+    const items = mix(classes, GOOD, BAD, { redis: true, runId, maxHeavy: HEAVY });
     const transport = new RedisTransport({ url: REDIS_URL, transportOptions: {} });
     const redis = new Redis(REDIS_URL);
     redis.on('error', () => undefined);
@@ -197,7 +199,7 @@ describe('hostile messages mixed with good tasks, CLI worker from dist/', { conc
     const runId = `chaos-amqp-${process.pid}-${Date.now()}`;
     const queue = runId;
     const dlq = `${runId}.dlq`;
-    const items = mix(classes, GOOD, BAD, { redis: false, runId });
+    const items = mix(classes, GOOD, BAD, { redis: false, runId, maxHeavy: HEAVY });
     const transport = new AmqpTransport({ url: AMQP_URL, transportOptions: {} });
     await transport.connect();
     try {
@@ -224,7 +226,7 @@ describe('hostile messages mixed with good tasks, CLI worker from dist/', { conc
     const queue = runId;
     const runDir = mkdtempSync(join(dir, 'sqlite-'));
     const url = `sqlite:///${join(runDir, 'broker.db')}`;
-    const items = mix(classes, GOOD, BAD, { redis: false, runId });
+    const items = mix(classes, GOOD, BAD, { redis: false, runId, maxHeavy: HEAVY });
     const transport = new SqliteTransport({ url, transportOptions: {} });
     await transport.connect();
     try {
