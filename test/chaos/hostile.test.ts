@@ -1,6 +1,6 @@
 /**
  * Hostile messages mixed with good tasks, on Redis, RabbitMQ (a queue with a dead-letter queue)
- * and SQLite, against a CLI worker from dist/ in a process of its own (dist/ is built if missing).
+ * and SQLite, against a CLI worker from dist/ in a process of its own (dist/ is built if missing or older than src/).
  * The worker must never crash, stay under 300 MB RSS (bombs included), run every good task exactly
  * once and give every hostile message exactly one clear log line, rejecting or parking it.
  *
@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -48,6 +48,14 @@ function rssMb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** dist/ missing, or older than a source file: the worker would not run the code under test. */
+function distStale(): boolean {
+  if (!existsSync(join(root, 'dist/cli/main.js'))) return true;
+  const newest = (dir: string): number =>
+    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
+  return newest(join(root, 'src')) > newest(join(root, 'dist'));
 }
 
 /** What one broker run measured. */
@@ -156,7 +164,7 @@ describe('hostile messages mixed with good tasks, CLI worker from dist/', { conc
   let dir = '';
 
   before(async () => {
-    if (!existsSync(join(root, 'dist/cli/main.js'))) {
+    if (distStale()) {
       const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
       assert.equal(r.status, 0, `building dist/ failed: ${r.stdout}${r.stderr}`);
     }
