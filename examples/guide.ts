@@ -2,7 +2,7 @@
  * The Celery "Tasks" guide's examples, written with celeriac. Each is defined on the app given,
  * so tests (test/examples/guide.test.ts) and programs can use them on their own apps.
  */
-import { Celeriac, Ignore, Reject, Task } from '../src/index.js';
+import { Celeriac, Ignore, Reject, Task } from 'celeriac';
 
 /** The guide's Twitter client stand-in: fails while `failuresLeft` > 0. */
 export class Twitter {

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { chain, group } from '../src/index.js';
+import { chain, group } from 'celeriac';
 import { add, app, mul, sendStatus, upload, xsum } from './tasks.js';
 
 const print = (label: string, value: unknown): void => {

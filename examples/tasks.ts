@@ -1,7 +1,7 @@
 /**
  * Tasks from Celery's "Tasks" guide, written with celeriac. The README's main job runs them.
  */
-import { Celeriac, getTaskLogger, Task } from '../src/index.js';
+import { Celeriac, getTaskLogger, Task } from 'celeriac';
 
 const logger = getTaskLogger('tasks');
 

@@ -6,7 +6,7 @@
 export { Celeriac, type CeleriacOptions, type TaskClass, type TaskOf } from './app/celeriac.js';
 export { TaskRegistry } from './app/registry.js';
 export type { ResolvedRoute } from './app/router.js';
-export { Task, type ExceptionInfo, type RetryOptions, type UpdateStateOptions } from './task/task.js';
+export { Task, type ExceptionInfo, type NoKwargs, type PartialArgs, type RetryOptions, type UpdateStateOptions } from './task/task.js';
 export type { TaskOptions, ErrorClass, RetryKwargs } from './task/options.js';
 export { Request, currentRequest, type DeliveryInfo, type RequestFields } from './task/request.js';
 export { getTaskLogger } from './task/logger.js';
@@ -64,6 +64,7 @@ export {
   ChordError,
   RemoteTaskError,
   RuntimeTaskError,
+  SecurityError,
   type CeleriacErrorOptions,
   type RejectOptions,
 } from './errors/index.js';
@@ -97,9 +98,10 @@ export {
   type MessageProperties,
 } from './protocol/message.js';
 export { jsonSerializer, SerializerRegistry, type Serializer } from './protocol/serializers.js';
+export type { SecurityOptions } from './security/setup.js';
 export { CompressionRegistry, type Compressor } from './protocol/compression.js';
 export { toJson, fromJson } from './protocol/json.js';
-export { serializeError, deserializeError, type SerializedError } from './protocol/exceptions.js';
+export { serializeError, deserializeError, ErrorClassRegistry, type ErrorClassOptions, type SerializedError } from './protocol/exceptions.js';
 export { pyRepr, argsRepr, kwargsRepr } from './protocol/repr.js';
 export { sleep } from './utils/time.js';
 export { parseRate, TokenBucket } from './worker/rate-limit.js';

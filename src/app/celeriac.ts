@@ -25,11 +25,13 @@ import { ClusterState } from '../events/state.js';
 import { ImproperlyConfigured, type Retry } from '../errors/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { CompressionRegistry } from '../protocol/compression.js';
+import { ErrorClassRegistry, type ErrorClassOptions } from '../protocol/exceptions.js';
 import type { Codecs } from '../protocol/message.js';
 import { SerializerRegistry } from '../protocol/serializers.js';
 import { AsyncResult, EagerResult, type ResultContext, type RevokeOptions } from '../result/async-result.js';
-import { callerFile, moduleName } from '../task/naming.js';
-import type { TaskOptions } from '../task/options.js';
+import { setupSecurity, type SecurityOptions } from '../security/setup.js';
+import { appRoot, callerFile, modulePath } from '../task/naming.js';
+import type { ErrorClass, TaskOptions } from '../task/options.js';
 import { Request } from '../task/request.js';
 import { Task, type RetryOptions } from '../task/task.js';
 import { hostname, originTag, uuid } from '../utils/ids.js';
@@ -57,7 +59,17 @@ export interface CeleriacOptions extends SettingsInput {
   backend?: string | null;
   /** The logger every component logs through. @defaultValue Celery-style lines on stderr */
   logger?: Logger;
-  /** Builds automatic task names. @defaultValue `${module}.${name}` */
+  /**
+   * The folder automatic task names are relative to: `<root>/moduleA/tasks.ts` defining `add` is
+   * `moduleA.tasks.add`. A path or a `file:` URL (`import.meta.dirname`, `new URL('.', import.meta.url)`).
+   * @defaultValue the folder of the module that creates the app (the `-A` module)
+   */
+  root?: string | URL;
+  /**
+   * Builds automatic task names from the function (or class) name and the dotted module path of
+   * the defining file relative to `root` (null when it is unknown).
+   * @defaultValue `${module}.${name}`
+   */
   genTaskName?: (name: string, module: string | null) => string;
 }
 
@@ -91,6 +103,10 @@ export class Celeriac implements CanvasApp, ResultContext {
   readonly revoked = new Set<string>();
   /** Periodic tasks added with {@link addPeriodicTask}, by entry name (beat runs them). */
   readonly periodicTasks: Record<string, PeriodicTaskSpec> = {};
+  /** Error classes results rebuild failures as (see {@link registerErrorClass}). */
+  readonly errorClasses = new ErrorClassRegistry();
+  /** The folder automatic task names are relative to (see {@link CeleriacOptions.root}). */
+  readonly root: string;
   private readonly listeners = new Set<(taskId: string, options: RevokeOptions) => void>();
   private readonly genTaskName: (name: string, module: string | null) => string;
   private readonly router: Router;
@@ -102,14 +118,15 @@ export class Celeriac implements CanvasApp, ResultContext {
 
   constructor(main = 'celeriac', options: CeleriacOptions = {}) {
     this.main = main;
-    const { broker, backend, logger, genTaskName, ...settings } = options;
+    const { broker, backend, logger, genTaskName, root, ...settings } = options;
+    this.root = appRoot(root, callerFile());
     this.conf = defaultSettings();
     applySettings(this.conf, {
       ...settings,
       ...(broker !== undefined ? { brokerUrl: broker } : {}),
       ...(backend !== undefined ? { resultBackend: backend } : {}),
     });
-    this.logger = logger ?? createLogger();
+    this.logger = logger ?? createLogger({ format: this.conf.logFormat });
     this.genTaskName = genTaskName ?? ((name, module) => (module ? `${module}.${name}` : name));
     this.router = new Router(this.conf);
     this.producer = new Producer(this.conf, this.router, () => this.codecs, () => this.getTransport(), this.oid);
@@ -142,6 +159,16 @@ export class Celeriac implements CanvasApp, ResultContext {
       accept: this.conf.acceptContent,
       messageMaxBytes: this.conf.messageMaxBytes,
     };
+  }
+
+  /**
+   * Turns on message signing (Celery's `app.setup_security()`): registers the `auth` serializer
+   * from the `security*` settings (or `options`). Requires `taskSerializer: 'auth'` and
+   * `acceptContent: ['auth']`; from then on tasks this app sends are signed with `securityKey`,
+   * and its workers run only messages whose signature verifies against `securityCertStore`.
+   */
+  setupSecurity(options: SecurityOptions = {}): void {
+    setupSecurity(this.conf, this.serializers, options);
   }
 
   /** `task_always_eager`: calls run locally instead of being sent. */
@@ -198,23 +225,44 @@ export class Celeriac implements CanvasApp, ResultContext {
           'cannot name a task made from an anonymous function: pass { name: "module.task" } or use a named function',
         );
       }
-      task.name = this.genTaskName(fn.name, moduleName(callerFile()));
+      task.name = this.genTaskName(fn.name, modulePath(callerFile(), this.root));
     }
+    const same = this.tasks.get(task.name);
+    // The same function registered again (its module loaded twice) is the task already there.
+    if (same && same.sourceFunction === fn) return same;
     return this.registerTask(task);
   }
 
   /**
    * Registers a task instance (or a Task subclass, instantiated once). A task without a name is
-   * named `<module>.<ClassName>`.
+   * named `<module>.<ClassName>`. Registering the same task (or class) again returns the one
+   * registered; a different task under a name already taken throws AlreadyRegistered.
    */
   registerTask<T extends Task>(taskOrClass: T | TaskClass<T>): T {
     const task = typeof taskOrClass === 'function' ? new taskOrClass() : taskOrClass;
     if (!task.name) {
-      task.name = this.genTaskName(task.constructor.name, moduleName(callerFile()));
+      task.name = this.genTaskName(task.constructor.name, modulePath(callerFile(), this.root));
     }
-    task.app = this;
+    const taken = this.tasks.get(task.name);
+    if (taken && typeof taskOrClass === 'function' && taken.constructor === taskOrClass) return taken as T;
+    if (taken === task) return task;
     this.tasks.register(task);
+    task.app = this;
+    for (const cls of [...task.throws, ...task.autoretryFor]) this.errorClasses.register(cls);
     return task;
+  }
+
+  /**
+   * Makes failures stored as this error class come back as instances of it: `get()` throws an
+   * error that is `instanceof cls`, with the fields it had (those JSON can carry). The classes in
+   * a task's `throws` and `autoretryFor` are known without this.
+   *
+   * @example
+   * class HttpError extends Error { constructor(message: string, readonly statusCode: number) { super(message); } }
+   * app.registerErrorClass(HttpError);
+   */
+  registerErrorClass(cls: ErrorClass, options: ErrorClassOptions = {}): void {
+    this.errorClasses.register(cls, options);
   }
 
   // ---- sending --------------------------------------------------------------------------------
@@ -257,9 +305,14 @@ export class Celeriac implements CanvasApp, ResultContext {
     return new Chain<R>(tasks, this);
   }
 
-  /** A result handle for a task id. */
-  asyncResult<R = unknown>(id: string, parent: AsyncResult | null = null): AsyncResult<R> {
-    return new AsyncResult<R>(id, this, parent);
+  /**
+   * A result handle for a task id. Give the task (or its name) when it has its own `backend`
+   * option: the handle then reads that backend, where the worker stores the result.
+   */
+  asyncResult<R = unknown>(id: string, parent: AsyncResult | null = null, task?: Task | string): AsyncResult<R> {
+    const known = typeof task === 'string' ? this.tasks.get(task) : task;
+    const own = known?.backend !== undefined ? known : undefined;
+    return new AsyncResult<R>(id, this, parent, own ? () => this.backendForTask(own) : null);
   }
 
   /** @internal Sends a call of a registered task, with its options and argument checks. */
@@ -272,7 +325,7 @@ export class Celeriac implements CanvasApp, ResultContext {
     if (task.typing ?? true) task.bindArguments(args, kwargs);
     await this.beforeSend(task);
     const sent = await this.producer.send({ name: task.name, args, kwargs, options, task });
-    return new AsyncResult(sent.id, this, null, typeof task.backend === 'object' ? task.backend : null);
+    return this.asyncResult(sent.id, null, task);
   }
 
   /** Lets the result backend prepare for a send where it must (rpc:// declares its reply queue). */
@@ -391,6 +444,7 @@ export class Celeriac implements CanvasApp, ResultContext {
               url,
               expiresSeconds: this.conf.resultExpires,
               backendOptions: this.conf.resultBackendTransportOptions,
+              tables: { names: this.conf.databaseTableNames, schemas: this.conf.databaseTableSchemas },
               client: { getTransport: () => this.getTransport(), oid: this.oid, persistent: this.conf.resultPersistent, logger: this.logger },
             })
           : new (await import('../backends/disabled.js')).DisabledBackend();

@@ -87,7 +87,7 @@ export async function retryTask(app: Celeriac, producer: Producer, task: Task, r
     // Called as a plain function: there is no message to retry.
     throw options.exc ?? new Retry('Task can be retried', {});
   }
-  const maxRetries = options.maxRetries !== undefined ? options.maxRetries : (task.maxRetries ?? 3);
+  const maxRetries = options.maxRetries !== undefined ? options.maxRetries : task.maxRetries !== undefined ? task.maxRetries : 3;
   if (maxRetries !== null && request.retries >= maxRetries) throw maxRetriesError(task, request, options.exc);
   const countdown = options.eta ? undefined : (options.countdown ?? task.defaultRetryDelay ?? 180);
   const when = options.eta ?? countdown;

@@ -14,6 +14,7 @@ import type { Task } from '../task/task.js';
 import { originTag, uuid } from '../utils/ids.js';
 import { parseIso } from '../utils/time.js';
 import type { ResolvedRoute, Router } from './router.js';
+import { queueSpec } from './queues.js';
 
 /** One call to send. */
 export interface TaskCall {
@@ -63,14 +64,7 @@ export class Producer {
     const q = route.queue;
     let done = this.declared.get(q.name);
     if (!done) {
-      done = transport.declareQueue({
-        name: q.name,
-        ...(q.exchange !== undefined ? { exchange: q.exchange } : {}),
-        ...(q.exchangeType !== undefined ? { exchangeType: q.exchangeType } : {}),
-        ...(q.routingKey !== undefined ? { routingKey: q.routingKey } : {}),
-        ...(q.maxPriority !== undefined ? { maxPriority: q.maxPriority } : {}),
-        ...(q.arguments !== undefined ? { arguments: q.arguments } : {}),
-      });
+      done = transport.declareQueue(queueSpec(q));
       this.declared.set(q.name, done);
       done.catch(() => this.declared.delete(q.name));
     }

@@ -2,15 +2,25 @@
  * The task registry (`app.tasks`): every task the app knows by name, the built-in `celery.*`
  * tasks included.
  */
-import { NotRegistered } from '../errors/index.js';
+import { AlreadyRegistered, NotRegistered } from '../errors/index.js';
 import type { Task } from '../task/task.js';
 
 /** Tasks by name. */
 export class TaskRegistry implements Iterable<[string, Task]> {
   private readonly tasks = new Map<string, Task>();
 
-  /** Adds (or replaces) a task under its name. */
+  /**
+   * Adds a task under its name. Registering the same task again does nothing; a different task
+   * under a name already taken throws AlreadyRegistered (unregister the old one first to replace it).
+   */
   register(task: Task): void {
+    const taken = this.tasks.get(task.name);
+    if (taken && taken !== task) {
+      throw new AlreadyRegistered(
+        `a different task is already registered as '${task.name}': give one of them an explicit name ` +
+          `(app.task(fn, { name })), or check that two modules do not define the same name`,
+      );
+    }
     this.tasks.set(task.name, task);
   }
 

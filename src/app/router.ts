@@ -4,13 +4,13 @@
  * `task_default_queue`. Queues are taken from `task_queues`, or created from their name when
  * `task_create_missing_queues` is on.
  */
-import type { QueueDefinition, RouteTarget, Settings, TaskRoutes } from '../config/settings.js';
-import { ImproperlyConfigured } from '../errors/index.js';
+import type { RouteTarget, Settings, TaskRoutes } from '../config/settings.js';
 import { globToRegExp } from '../utils/glob.js';
+import { queueDefinition, type ResolvedQueue } from './queues.js';
 
 /** A resolved route. */
 export interface ResolvedRoute {
-  queue: QueueDefinition;
+  queue: ResolvedQueue;
   /** The exchange to publish to (`''` = default exchange). */
   exchange: string;
   routingKey: string;
@@ -56,22 +56,9 @@ export class Router {
     return undefined;
   }
 
-  /** The queue definition of a name. */
-  queue(name: string): QueueDefinition {
-    const known = this.conf.taskQueues?.find((q) => q.name === name);
-    if (known) return known;
-    if (name === this.conf.taskDefaultQueue) {
-      return {
-        name,
-        exchange: this.conf.taskDefaultExchange,
-        exchangeType: this.conf.taskDefaultExchangeType,
-        routingKey: this.conf.taskDefaultRoutingKey,
-      };
-    }
-    if (!this.conf.taskCreateMissingQueues) {
-      throw new ImproperlyConfigured(`queue '${name}' is not defined in task_queues (and task_create_missing_queues is off)`);
-    }
-    return { name, exchange: name, exchangeType: 'direct', routingKey: name };
+  /** The queue definition of a name (see {@link queueDefinition}). */
+  queue(name: string): ResolvedQueue {
+    return queueDefinition(this.conf, name);
   }
 
   /** Resolves the route of one call. */
@@ -79,12 +66,12 @@ export class Router {
     const routed = this.fromRoutes(req);
     const queueName = req.options.queue ?? routed?.queue ?? req.taskQueue ?? this.conf.taskDefaultQueue;
     const queue = this.queue(queueName);
-    const exchange = req.options.exchange ?? routed?.exchange ?? queue.exchange ?? '';
-    const routingKey = req.options.routingKey ?? routed?.routingKey ?? queue.routingKey ?? queue.name;
+    const exchange = req.options.exchange ?? routed?.exchange ?? queue.exchange;
+    const routingKey = req.options.routingKey ?? routed?.routingKey ?? queue.routingKey;
     const priority = req.options.priority ?? routed?.priority;
     // A direct exchange whose routing key is the queue's own name reaches the same queue through
     // the default exchange; Celery publishes such messages there, and so do we.
-    const direct = (queue.exchangeType ?? 'direct') === 'direct' && exchange === queue.exchange && routingKey === queue.name;
+    const direct = queue.exchangeType === 'direct' && exchange === queue.exchange && routingKey === queue.name;
     return {
       queue,
       exchange: direct ? '' : exchange,

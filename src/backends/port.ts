@@ -116,6 +116,11 @@ export interface BackendOptions {
   expiresSeconds: number | null;
   /** Driver-specific options (`result_backend_transport_options`). */
   backendOptions: Record<string, unknown>;
+  /**
+   * The database backend's tables (`database_table_names`, `database_table_schemas`), keyed `task`
+   * and `group` as in Celery. @defaultValue Celery's `celery_taskmeta` and `celery_tasksetmeta`
+   */
+  tables?: { names?: Partial<Record<'task' | 'group', string>>; schemas?: Partial<Record<'task' | 'group', string>> };
   /** The app's broker and identity, for backends that use the broker (rpc://). */
   client?: BackendClient;
 }

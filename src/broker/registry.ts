@@ -5,6 +5,7 @@
 import { ImproperlyConfigured } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { TransportFactory, TransportOptions, Transport } from './port.js';
+import { sqlitePath } from './sqlite/store.js';
 
 /** Registry of broker drivers; each app has its own copy of the built-in table. */
 export class TransportRegistry {
@@ -54,4 +55,19 @@ export function schemeOf(url: string, what: string): string {
 /** A URL with its password replaced by `**`, for messages and logs. */
 export function redactUrl(url: string): string {
   return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1**@');
+}
+
+/**
+ * Where a broker or backend URL keeps its data, for logs: a SQLite URL as the absolute path of
+ * its file (relative paths depend on the working directory), others redacted.
+ */
+export function describeUrl(url: string): string {
+  if (/^(?:db\+)?sqlite:\/\//i.test(url)) {
+    try {
+      return `${url.split(':')[0]!.toLowerCase()} file ${sqlitePath(url)}`;
+    } catch {
+      return redactUrl(url);
+    }
+  }
+  return redactUrl(url);
 }

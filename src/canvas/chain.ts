@@ -8,7 +8,6 @@
  */
 import type { SignatureDict } from '../protocol/message.js';
 import type { AsyncResult } from '../result/async-result.js';
-import { GroupResult } from '../result/group-result.js';
 import { Chord } from './chord.js';
 import { Group } from './group.js';
 import { fromWireOptions, signatureList, type ApplyOptions, type SignatureLike } from './options.js';
@@ -46,7 +45,7 @@ export class Chain<R = unknown> extends Signature<R> {
     for (const [i, step] of steps.entries()) {
       if (!step.app) step.app = app;
       const result = step.freeze(i === steps.length - 1 ? taskId : undefined);
-      parent = result.parent === null && parent ? withParent(app, result, parent) : result;
+      parent = result.parent === null && parent ? result.withParent(parent) : result;
     }
     if (!parent) throw new TypeError('cannot freeze an empty chain');
     return parent as AsyncResult<R>;
@@ -83,7 +82,7 @@ export class Chain<R = unknown> extends Signature<R> {
     let result: AsyncResult | null = null;
     for (const step of steps) {
       const frozen = step.freeze();
-      result = result ? withParent(app, frozen, result) : frozen;
+      result = result ? frozen.withParent(result) : frozen;
     }
     const rest: SignatureDict[] = steps.slice(1).reverse().map((s) => s.toJSON());
     await first.applyAsync(args, kwargs, rest.length > 0 ? { ...sendOptions, chain: rest } : sendOptions);
@@ -104,11 +103,6 @@ async function eagerChain(steps: Signature[], args: unknown[], kwargs: Record<st
   return result;
 }
 
-/** A result handle like `result`, with `parent` set (results are immutable handles). */
-function withParent(app: CanvasApp, result: AsyncResult, parent: AsyncResult): AsyncResult {
-  if (result instanceof GroupResult) return new GroupResult(result.id, app.resultContext, result.results, parent);
-  return app.asyncResult(result.id, parent);
-}
 
 /** A group followed by more steps becomes a chord whose body is the rest of the chain. */
 function upgradeGroups(steps: Signature[], app: CanvasApp): Signature[] {

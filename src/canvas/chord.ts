@@ -51,7 +51,7 @@ export class Chord<R = unknown> extends Signature<R> {
     if (!body.app) body.app = app;
     const headerResult = this.header.freeze(typeof this.options['group_id'] === 'string' ? this.options['group_id'] : undefined);
     const bodyResult = body.freeze(taskId ?? this.id);
-    return app.asyncResult(bodyResult.id, headerResult) as AsyncResult<R>;
+    return bodyResult.withParent(headerResult);
   }
 
   override clone(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Chord<R> {
@@ -89,7 +89,7 @@ export class Chord<R = unknown> extends Signature<R> {
     const groupId = typeof this.options['group_id'] === 'string' ? this.options['group_id'] : uuid();
     if (header.tasks.length === 0) {
       await body.applyAsync([[]], {}, sendOptions);
-      return app.asyncResult(bodyResult.id, new GroupResult(groupId, app.resultContext, [])) as AsyncResult<R>;
+      return bodyResult.withParent(new GroupResult(groupId, app.resultContext, []));
     }
     if (app.alwaysEager) {
       // Eager: the header ran in place; its values go straight to the body.
@@ -111,7 +111,7 @@ export class Chord<R = unknown> extends Signature<R> {
       );
     }
     await header.applyAsync([], {}, { ...sendOptions, taskId: groupId, chord: bodyDict });
-    return app.asyncResult(bodyResult.id, headerResult) as AsyncResult<R>;
+    return bodyResult.withParent(headerResult);
   }
 
   override toJSON(): SignatureDict {

@@ -10,10 +10,10 @@ import { fromWireOptions, signatureList, toWireOptions, type ApplyOptions, type 
 
 /** What a signature needs from its app to be applied. */
 export interface CanvasApp {
-  /** Sends a task by name with call options in wire form. */
+  /** @internal Sends a task by name with call options in wire form. */
   applySignature(sig: Signature, args: unknown[], kwargs: Record<string, unknown>, options: ApplyOptions): Promise<AsyncResult>;
-  /** A result handle for an id. */
-  asyncResult(id: string, parent?: AsyncResult | null): AsyncResult;
+  /** A result handle for an id; `task` names the task, whose own backend the handle then reads. */
+  asyncResult(id: string, parent?: AsyncResult | null, task?: string): AsyncResult;
   /** This client's id (`reply_to`). */
   readonly oid: string;
   /** What group results need from the app. */
@@ -134,7 +134,7 @@ export class Signature<R = unknown> implements SignatureLike {
     this.options['task_id'] = id;
     const app = this.requireApp();
     if (this.options['reply_to'] === undefined) this.options['reply_to'] = app.oid;
-    return app.asyncResult(id) as AsyncResult<R>;
+    return app.asyncResult(id, null, this.task) as AsyncResult<R>;
   }
 
   /** Arguments as this signature would be called with a parent's partial arguments. */

@@ -4,165 +4,73 @@
  * through the logger. Errors in user input end with one clear line and a non-zero exit (the
  * stack only with `--debug`).
  */
-import { Command, CommanderError, Option } from 'commander';
-import type { Celeriac } from '../app/celeriac.js';
+import { Command, CommanderError } from 'commander';
 import { Beat } from '../beat/beat.js';
 import { CeleriacError } from '../errors/index.js';
-import { createLogger, parseLogLevel, type Logger } from '../logging/logger.js';
 import type { AsyncResult } from '../result/async-result.js';
-import { READY_STATES } from '../result/states.js';
+import { READY_STATES, States } from '../result/states.js';
 import { sleep } from '../utils/time.js';
-import { Worker } from '../worker/worker.js';
-import { loadApp } from './load-app.js';
+import { cliLogger, common, defaultIo, EXIT, prepare, type CliIo, type CommonOpts } from './common.js';
 import { registerMonitorCommands } from './monitor.js';
+import { json, positiveSeconds, seconds } from './parse.js';
 import { renderProgress } from './progress.js';
 import { untilStopped } from './signals.js';
+import { registerWorkerCommand } from './worker-command.js';
+import { packageVersion } from './version.js';
 
-/** Where the CLI writes its normal output (stdout) and its log (stderr). */
-export interface CliIo {
-  out(text: string): void;
-  /** Writes to stderr; `newline: false` keeps the line open (progress bars). */
-  err(text: string, newline?: boolean): void;
-  /** Whether stderr is a terminal (progress bars are drawn only there). */
-  isTTY?: boolean;
-}
-
-const defaultIo: CliIo = {
-  out: (t) => process.stdout.write(`${t}\n`),
-  err: (t, newline = true) => process.stderr.write(newline ? `${t}\n` : t),
-  isTTY: process.stderr.isTTY === true,
-};
-
-interface CommonOpts {
-  app: string;
-  broker?: string;
-  resultBackend?: string;
-  loglevel: string;
-  debug?: boolean;
-}
-
-interface WorkerCliOpts {
-  queues?: string;
-  concurrency?: string;
-  hostname: string;
-  prefetchMultiplier?: string;
-  pool: 'async' | 'solo' | 'process' | 'threads';
-  optimization?: 'default' | 'fair';
-  maxTasksPerChild?: string;
-  maxMemoryPerChild?: string;
-  beat?: boolean;
-  schedule?: string;
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new CeleriacError(`${what} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function positiveInt(value: string, what: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new CeleriacError(`${what} must be a whole number, got '${value}'`);
-  return n;
-}
-
-async function prepare(opts: CommonOpts, io: CliIo): Promise<{ app: Celeriac; logger: Logger }> {
-  const logger = createLogger({ level: parseLogLevel(opts.loglevel), sink: io.err });
-  const app = await loadApp(opts.app);
-  if (opts.broker) app.conf.brokerUrl = opts.broker;
-  else if (process.env['CELERIAC_BROKER_URL']) app.conf.brokerUrl = process.env['CELERIAC_BROKER_URL'];
-  if (opts.resultBackend) app.conf.resultBackend = opts.resultBackend;
-  else if (process.env['CELERIAC_RESULT_BACKEND']) app.conf.resultBackend = process.env['CELERIAC_RESULT_BACKEND'];
-  return { app, logger };
-}
-
-function common(cmd: Command): Command {
-  return cmd
-    .requiredOption('-A, --app <module>', 'module exporting the app, as path[:export] (export defaults to "app")')
-    .option('-b, --broker <url>', 'broker URL (default: the app\'s, or $CELERIAC_BROKER_URL)')
-    .option('--result-backend <url>', 'result backend URL (default: the app\'s, or $CELERIAC_RESULT_BACKEND)')
-    .option('-l, --loglevel <level>', 'debug, info, warning, error', 'info')
-    .option('--debug', 'print stack traces of errors');
-}
+export type { CliIo } from './common.js';
 
 /**
  * In a terminal, draws a progress bar while the task reports `current` / `total` (polling every
- * 200 ms) until it is ready; elsewhere returns at once. Resolves with the seconds left of
- * `timeoutSeconds`, for the wait that follows (undefined: no timeout).
+ * 200 ms) until it is ready, ending at 100% when it succeeded; elsewhere returns at once. Resolves
+ * with the seconds left of `timeoutSeconds`, for the wait that follows (undefined: no timeout).
  */
 async function showProgress(result: AsyncResult, io: CliIo, timeoutSeconds: number | undefined): Promise<number | undefined> {
   if (!io.isTTY) return timeoutSeconds;
   const deadline = timeoutSeconds === undefined ? Infinity : Date.now() + timeoutSeconds * 1000;
-  let drawn = false;
+  let last: { current: number; total: number } | undefined;
   while (Date.now() < deadline) {
     const meta = await result.meta();
-    if (READY_STATES.has(meta.status)) break;
+    if (READY_STATES.has(meta.status)) {
+      if (last && meta.status === States.SUCCESS) io.err(`\r${renderProgress(meta.status, { current: last.total, total: last.total })}`, false);
+      break;
+    }
     const line = renderProgress(meta.status, meta.result);
     if (line) {
       io.err(`\r${line}`, false);
-      drawn = true;
+      last = meta.result as { current: number; total: number };
     }
     await sleep(200);
   }
-  if (drawn) io.err('');
+  if (last) io.err('');
   return timeoutSeconds === undefined ? undefined : Math.max(0, (deadline - Date.now()) / 1000);
 }
 
-/** Builds the command tree. */
-export function buildProgram(io: CliIo = defaultIo): Command {
+/** A usage error: printed as one line with a hint, exit code 2. */
+export class UsageError extends CeleriacError {
+  override readonly code: string = 'USAGE';
+}
+
+/** Builds the command tree. `argv` is the command line (for `worker -D`, which runs it again). */
+export function buildProgram(io: CliIo = defaultIo, argv: readonly string[] = process.argv): Command {
   const program = new Command('celeriac')
     .description("Celery's task system for Node.js")
-    .showHelpAfterError()
+    .version(packageVersion(), '-V, --version', 'print the version of celeriac')
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
-  common(program.command('worker').description('start a worker'))
-    .option('-Q, --queues <names>', 'comma-separated queues to consume')
-    .option('-c, --concurrency <n>', 'tasks at once')
-    .option('-n, --hostname <name>', 'node name (%h = host name)', 'celeriac@%h')
-    .option('--prefetch-multiplier <n>', 'prefetch = concurrency x this')
-    .addOption(new Option('-P, --pool <kind>', 'execution pool').choices(['async', 'solo', 'process', 'threads']).default('async'))
-    .addOption(new Option('-O, --optimization <profile>', "'fair': give a pool child work only when it is free").choices(['default', 'fair']))
-    .option('--max-tasks-per-child <n>', 'replace a pool child after this many tasks')
-    .option('--max-memory-per-child <KiB>', 'replace a pool child whose memory exceeds this after a task')
-    .option('-B, --beat', 'also run the beat service (periodic tasks) in this worker')
-    .option('-s, --schedule <file>', 'with -B: where beat keeps the last run of each entry')
-    .action(async (opts: CommonOpts & WorkerCliOpts) => {
-      const { app } = await prepare(opts, io);
-      const logger = createLogger({ level: parseLogLevel(opts.loglevel), sink: io.err });
-      const worker = new Worker(app, {
-        logger,
-        hostname: opts.hostname,
-        pool: opts.pool,
-        appModule: opts.app,
-        logLevel: opts.loglevel,
-        fair: opts.optimization === 'fair',
-        ...(opts.beat ? { beat: opts.schedule ? { scheduleFile: opts.schedule } : true } : {}),
-        ...(opts.maxTasksPerChild ? { maxTasksPerChild: positiveInt(opts.maxTasksPerChild, '--max-tasks-per-child') } : {}),
-        ...(opts.maxMemoryPerChild ? { maxMemoryPerChild: positiveInt(opts.maxMemoryPerChild, '--max-memory-per-child') } : {}),
-        ...(opts.queues ? { queues: opts.queues.split(',').map((q) => q.trim()).filter(Boolean) } : {}),
-        ...(opts.concurrency ? { concurrency: positiveInt(opts.concurrency, '--concurrency') } : {}),
-        ...(opts.prefetchMultiplier ? { prefetchMultiplier: positiveInt(opts.prefetchMultiplier, '--prefetch-multiplier') } : {}),
-      });
-      const removeHandlers = worker.installSignalHandlers();
-      await worker.start();
-      await worker.done;
-      removeHandlers();
-      await app.close();
-    });
+  registerWorkerCommand(program, io, () => argv);
 
   common(program.command('beat').description('run the beat service: send periodic tasks when they are due'))
     .option('-s, --schedule <file>', 'where beat keeps the last run of each entry (default: beat_schedule_filename)')
-    .option('--max-interval <seconds>', 'longest sleep between checks')
-    .action(async (opts: CommonOpts & { schedule?: string; maxInterval?: string }) => {
-      const { app } = await prepare(opts, io);
-      const logger = createLogger({ level: parseLogLevel(opts.loglevel), sink: io.err });
+    .option('--max-interval <seconds>', 'longest sleep between checks', positiveSeconds)
+    .action(async (opts: CommonOpts & { schedule?: string; maxInterval?: number }) => {
+      const { app } = await prepare(opts);
       const beat = new Beat(app, {
-        logger,
+        logger: cliLogger(opts, io),
         ...(opts.schedule ? { scheduleFile: opts.schedule } : {}),
-        ...(opts.maxInterval ? { maxInterval: positiveInt(opts.maxInterval, '--max-interval') } : {}),
+        ...(opts.maxInterval !== undefined ? { maxInterval: opts.maxInterval } : {}),
       });
       for (const e of beat.entries.values()) io.out(`${e.name}: ${e.task} ${String(e.schedule)}`);
       beat.start();
@@ -173,26 +81,25 @@ export function buildProgram(io: CliIo = defaultIo): Command {
 
   common(program.command('call').description('send a task by name and print its id (or result with --wait)'))
     .argument('<task>', 'task name')
-    .option('--args <json>', 'positional arguments, a JSON list', '[]')
-    .option('--kwargs <json>', 'keyword arguments, a JSON object', '{}')
-    .option('--countdown <seconds>', 'run no earlier than this many seconds from now')
+    .option('--args <json>', 'positional arguments, a JSON list', json, [])
+    .option('--kwargs <json>', 'keyword arguments, a JSON object', json, {})
+    .option('--countdown <seconds>', 'run no earlier than this many seconds from now', seconds)
     .option('--queue <name>', 'queue to send to')
-    .option('--wait', 'wait for the result and print it')
-    .option('--timeout <seconds>', 'with --wait: give up after this many seconds')
-    .action(async (name: string, opts: CommonOpts & { args: string; kwargs: string; countdown?: string; queue?: string; wait?: boolean; timeout?: string }) => {
-      const { app } = await prepare(opts, io);
-      const args = parseJson(opts.args, '--args');
-      const kwargs = parseJson(opts.kwargs, '--kwargs');
-      if (!Array.isArray(args)) throw new CeleriacError('--args must be a JSON list');
-      if (kwargs === null || typeof kwargs !== 'object' || Array.isArray(kwargs)) throw new CeleriacError('--kwargs must be a JSON object');
+    .option('--wait', 'wait for the result and print it (exit 1 if the task failed)')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds)
+    .action(async (name: string, opts: CommonOpts & { args: unknown; kwargs: unknown; countdown?: number; queue?: string; wait?: boolean; timeout?: number }) => {
+      if (!Array.isArray(opts.args)) throw new UsageError('--args must be a JSON list');
+      const kwargs = opts.kwargs;
+      if (kwargs === null || typeof kwargs !== 'object' || Array.isArray(kwargs)) throw new UsageError('--kwargs must be a JSON object');
+      const { app } = await prepare(opts);
       try {
-        const result = await app.sendTask(name, args, kwargs as Record<string, unknown>, {
-          ...(opts.countdown ? { countdown: Number(opts.countdown) } : {}),
+        const result = await app.sendTask(name, opts.args, kwargs as Record<string, unknown>, {
+          ...(opts.countdown !== undefined ? { countdown: opts.countdown } : {}),
           ...(opts.queue ? { queue: opts.queue } : {}),
         });
         if (!opts.wait) io.out(result.id);
         else {
-          const left = await showProgress(result, io, opts.timeout ? Number(opts.timeout) : undefined);
+          const left = await showProgress(result, io, opts.timeout);
           io.out(JSON.stringify(await result.get(left !== undefined ? { timeout: left } : {})));
         }
       } finally {
@@ -202,18 +109,19 @@ export function buildProgram(io: CliIo = defaultIo): Command {
 
   common(program.command('result').description('print the state and result of a task'))
     .argument('<id>', 'task id')
-    .option('--wait', 'wait until the task is ready')
-    .option('--timeout <seconds>', 'with --wait: give up after this many seconds')
-    .action(async (id: string, opts: CommonOpts & { wait?: boolean; timeout?: string }) => {
-      const { app } = await prepare(opts, io);
+    .option('--wait', 'wait until the task is ready (exit 1 if it failed)')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds)
+    .action(async (id: string, opts: CommonOpts & { wait?: boolean; timeout?: number }) => {
+      const { app } = await prepare(opts);
       try {
         const result = app.asyncResult(id);
         if (opts.wait) {
-          const left = await showProgress(result, io, opts.timeout ? Number(opts.timeout) : undefined);
+          const left = await showProgress(result, io, opts.timeout);
           await result.get({ propagate: false, ...(left !== undefined ? { timeout: left } : {}) });
         }
         const meta = await result.meta();
         io.out(JSON.stringify({ id, state: meta.status, result: meta.result, traceback: meta.traceback }));
+        if (opts.wait && meta.status !== States.SUCCESS) process.exitCode = EXIT.failure;
       } finally {
         await app.close();
       }
@@ -221,9 +129,12 @@ export function buildProgram(io: CliIo = defaultIo): Command {
 
   common(program.command('purge').description('delete every waiting message of the queues'))
     .option('-Q, --queues <names>', 'comma-separated queues (default: the default queue)')
-    .option('-f, --force', 'do not ask for confirmation')
+    .option('-f, --force', 'do not ask for confirmation (needed when not in a terminal)')
     .action(async (opts: CommonOpts & { queues?: string; force?: boolean }) => {
-      const { app } = await prepare(opts, io);
+      if (!opts.force && io.stdinIsTTY !== true) {
+        throw new UsageError('purge asks for confirmation and stdin is not a terminal: pass -f to purge without asking');
+      }
+      const { app } = await prepare(opts);
       const queues = opts.queues ? opts.queues.split(',').map((q) => q.trim()).filter(Boolean) : [app.conf.taskDefaultQueue];
       try {
         if (!opts.force) {
@@ -245,21 +156,32 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       }
     });
 
-  registerMonitorCommands(program, io, common, (opts) => prepare(opts as unknown as CommonOpts, io));
+  registerMonitorCommands(program, io, common, (opts) => prepare(opts as unknown as CommonOpts), (msg) => new UsageError(msg));
   return program;
+}
+
+/** Commander's errors that mean a bad command line (exit 2), as opposed to help or version (exit 0). */
+function isUsage(err: CommanderError): boolean {
+  return err.exitCode !== 0 && !['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
 }
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: readonly string[] = process.argv, io: CliIo = defaultIo): Promise<number> {
-  const program = buildProgram(io);
+  const program = buildProgram(io, argv);
+  const previous = process.exitCode;
+  process.exitCode = undefined;
   try {
     await program.parseAsync([...argv]);
-    return 0;
+    const code = typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    return code;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) return isUsage(err) ? EXIT.usage : err.exitCode;
     const debug = argv.includes('--debug');
-    io.err(`Error: ${(err as Error).message}`);
+    const usage = err instanceof UsageError;
+    io.err(`Error: ${(err as Error).message}${usage ? " (add --help for usage)" : ''}`);
     if (debug && err instanceof Error && err.stack) io.err(err.stack);
-    return 1;
+    return usage ? EXIT.usage : EXIT.failure;
+  } finally {
+    process.exitCode = previous;
   }
 }

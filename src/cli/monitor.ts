@@ -5,14 +5,14 @@
 import type { Command } from 'commander';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Replies } from '../control/client.js';
-import { CeleriacError } from '../errors/index.js';
-import type { CliIo } from './main.js';
+import { EXIT, type CliIo } from './common.js';
+import { positiveSeconds } from './parse.js';
 import { untilStopped } from './signals.js';
 
 interface MonitorOpts {
   app: string;
   destination?: string;
-  timeout?: string;
+  timeout: number;
   json?: boolean;
 }
 
@@ -20,6 +20,19 @@ type Prepare = (opts: MonitorOpts & Record<string, unknown>) => Promise<{ app: C
 
 const INSPECT = ['ping', 'stats', 'active', 'reserved', 'scheduled', 'revoked', 'registered', 'query_task', 'conf', 'report', 'active_queues', 'clock'];
 const CONTROL = ['revoke', 'terminate', 'rate_limit', 'time_limit', 'add_consumer', 'cancel_consumer', 'pool_grow', 'pool_shrink', 'shutdown'];
+
+/** Arguments each control command takes: [fewest, most, how to write them]. */
+const CONTROL_ARITY: Record<string, [number, number, string]> = {
+  revoke: [1, Infinity, 'revoke <task_id>...'],
+  terminate: [2, Infinity, 'terminate <signal> <task_id>...'],
+  rate_limit: [2, 2, 'rate_limit <task_name> <rate_limit> (for example 10/m)'],
+  time_limit: [2, 3, 'time_limit <task_name> <soft_secs> [hard_secs]'],
+  add_consumer: [1, 1, 'add_consumer <queue>'],
+  cancel_consumer: [1, 1, 'cancel_consumer <queue>'],
+  pool_grow: [0, 1, 'pool_grow [n]'],
+  pool_shrink: [0, 1, 'pool_shrink [n]'],
+  shutdown: [0, 0, 'shutdown'],
+};
 
 /** One reply as `celery` prints it. */
 function formatReply(value: unknown): string[] {
@@ -50,9 +63,7 @@ export function printReplies(io: CliIo, replies: Replies, json: boolean): number
 }
 
 function options(opts: MonitorOpts): { timeout: number; destination?: string[] } {
-  const timeout = opts.timeout ? Number(opts.timeout) : 1;
-  if (!(timeout > 0)) throw new CeleriacError(`--timeout must be a positive number of seconds, got '${opts.timeout}'`);
-  return { timeout, ...(opts.destination ? { destination: opts.destination.split(',').map((d) => d.trim()).filter(Boolean) } : {}) };
+  return { timeout: opts.timeout, ...(opts.destination ? { destination: opts.destination.split(',').map((d) => d.trim()).filter(Boolean) } : {}) };
 }
 
 /** Positional command arguments as Celery's `control` takes them. */
@@ -79,11 +90,17 @@ function controlArguments(command: string, args: string[], flags: { terminate?: 
 }
 
 /** Adds the monitoring commands to the program. */
-export function registerMonitorCommands(program: Command, io: CliIo, common: (cmd: Command) => Command, prepare: Prepare): void {
+export function registerMonitorCommands(
+  program: Command,
+  io: CliIo,
+  common: (cmd: Command) => Command,
+  prepare: Prepare,
+  usageError: (message: string) => Error,
+): void {
   const addressing = (cmd: Command): Command =>
     cmd
       .option('-d, --destination <hosts>', 'comma-separated worker hostnames (default: all)')
-      .option('-t, --timeout <seconds>', 'how long to wait for replies', '1')
+      .option('-t, --timeout <seconds>', 'how long to wait for replies', positiveSeconds, 1)
       .option('-j, --json', 'print the replies as JSON');
 
   addressing(common(program.command('status').description('list the workers online')))
@@ -92,9 +109,14 @@ export function registerMonitorCommands(program: Command, io: CliIo, common: (cm
       try {
         const replies = await app.control.ping(options(opts));
         if (opts.json) io.out(JSON.stringify(Object.assign({}, ...replies)));
-        else for (const reply of replies) for (const host of Object.keys(reply)) io.out(`->  ${host}: OK`);
-        io.out(`\n${replies.length} node${replies.length === 1 ? '' : 's'} online.`);
-        if (replies.length === 0) process.exitCode = 1;
+        else {
+          for (const reply of replies) for (const host of Object.keys(reply)) io.out(`->  ${host}: OK`);
+          io.out(`\n${replies.length} node${replies.length === 1 ? '' : 's'} online.`);
+        }
+        if (replies.length === 0) {
+          if (!opts.json) io.err('Error: No nodes replied within time constraint');
+          process.exitCode = EXIT.unavailable;
+        }
       } finally {
         await app.close();
       }
@@ -104,13 +126,13 @@ export function registerMonitorCommands(program: Command, io: CliIo, common: (cm
     .argument('<command>', 'what to ask')
     .argument('[args...]', 'task ids for query_task')
     .action(async (command: string, args: string[], opts: MonitorOpts) => {
-      if (!INSPECT.includes(command)) throw new CeleriacError(`unknown inspect command '${command}' (known: ${INSPECT.join(', ')})`);
+      if (!INSPECT.includes(command)) throw usageError(`unknown inspect command '${command}' (known: ${INSPECT.join(', ')})`);
       const { app } = await prepare({ ...opts });
       try {
         const replies = await app.control.broadcast(command, { ...options(opts), reply: true, arguments: command === 'query_task' ? { ids: args } : {} });
         const n = printReplies(io, replies, opts.json ?? false);
         if (!opts.json) io.out(`\n${n} node${n === 1 ? '' : 's'} online.`);
-        if (n === 0) process.exitCode = 1;
+        if (n === 0) process.exitCode = EXIT.unavailable;
       } finally {
         await app.close();
       }
@@ -122,7 +144,9 @@ export function registerMonitorCommands(program: Command, io: CliIo, common: (cm
     .option('--terminate', 'revoke: also stop the task if it is running')
     .option('--signal <name>', 'revoke --terminate: the signal (TERM, KILL)')
     .action(async (command: string, args: string[], opts: MonitorOpts & { terminate?: boolean; signal?: string }) => {
-      if (!CONTROL.includes(command)) throw new CeleriacError(`unknown control command '${command}' (known: ${CONTROL.join(', ')})`);
+      if (!CONTROL.includes(command)) throw usageError(`unknown control command '${command}' (known: ${CONTROL.join(', ')})`);
+      const [fewest, most, usage] = CONTROL_ARITY[command]!;
+      if (args.length < fewest || args.length > most) throw usageError(`control ${command} takes ${fewest === most ? fewest : `${fewest} to ${most === Infinity ? 'any number of' : most}`} argument(s): celeriac control ${usage}`);
       const { app } = await prepare({ ...opts });
       try {
         const method = command === 'terminate' ? 'revoke' : command;
@@ -132,7 +156,7 @@ export function registerMonitorCommands(program: Command, io: CliIo, common: (cm
           reply: command !== 'shutdown',
           arguments: controlArguments(command, args, flags),
         });
-        if (command !== 'shutdown') printReplies(io, replies, opts.json ?? false);
+        if (command !== 'shutdown' && printReplies(io, replies, opts.json ?? false) === 0) process.exitCode = EXIT.unavailable;
       } finally {
         await app.close();
       }
@@ -140,8 +164,8 @@ export function registerMonitorCommands(program: Command, io: CliIo, common: (cm
 
   common(program.command('events').description('print the events of the cluster as they happen'))
     .option('--dump', 'one raw JSON event per line')
-    .option('--duration <seconds>', 'stop after this long (default: until interrupted)')
-    .action(async (opts: MonitorOpts & { dump?: boolean; duration?: string }) => {
+    .option('--duration <seconds>', 'stop after this long (default: until interrupted)', positiveSeconds)
+    .action(async (opts: MonitorOpts & { dump?: boolean; duration?: number }) => {
       const { app } = await prepare({ ...opts });
       const receiver = app.events.receiver({
         '*': (e) => {
@@ -156,7 +180,7 @@ export function registerMonitorCommands(program: Command, io: CliIo, common: (cm
         },
       });
       await receiver.start();
-      await untilStopped(opts.duration ? Number(opts.duration) * 1000 : undefined);
+      await untilStopped(opts.duration !== undefined ? opts.duration * 1000 : undefined);
       await receiver.stop();
       await app.close();
     });

@@ -61,6 +61,13 @@ export interface Settings {
   resultBackend: string | null;
   /** Driver options of the backend. @defaultValue {} */
   resultBackendTransportOptions: Record<string, unknown>;
+  /**
+   * Database backend table names by role (`task`, `group`), as Celery's `database_table_names`.
+   * @defaultValue {} (`celery_taskmeta`, `celery_tasksetmeta`)
+   */
+  databaseTableNames: Partial<Record<'task' | 'group', string>>;
+  /** Database backend schemas by role, as Celery's `database_table_schemas`. @defaultValue {} (the connection's own) */
+  databaseTableSchemas: Partial<Record<'task' | 'group', string>>;
   /** Seconds results are kept; null = forever. @defaultValue 86400 (1 day) */
   resultExpires: number | null;
   /** Store name, args, kwargs, worker, retries, queue with results. @defaultValue false */
@@ -85,14 +92,30 @@ export interface Settings {
    * @defaultValue 16777216 (16 MiB)
    */
   messageMaxBytes: number;
+  /**
+   * Serializer of monitoring events (`'auth'` signs them once `setupSecurity()` ran); receivers
+   * accept it and JSON, as Celery's do. @defaultValue `'json'`
+   */
+  eventSerializer: string;
+  /**
+   * Message signing (`app.setupSecurity()`): the private key (PEM file path, or the PEM text)
+   * that signs outgoing tasks. @defaultValue null
+   */
+  securityKey: string | null;
+  /** The certificate of `securityKey` (PEM file path, or the PEM text). @defaultValue null */
+  securityCertificate: string | null;
+  /** Certificates whose signatures are accepted: a file, a directory or a glob (`certs/*.pem`). @defaultValue null */
+  securityCertStore: string | null;
+  /** Digest of the RSA-PSS signatures. @defaultValue `'sha256'` */
+  securityDigest: string;
   /** @defaultValue `'celery'` */
   taskDefaultQueue: string;
-  /** @defaultValue `'celery'` */
-  taskDefaultExchange: string;
+  /** @defaultValue null: the default queue's name, as Celery */
+  taskDefaultExchange: string | null;
   /** @defaultValue `'direct'` */
   taskDefaultExchangeType: 'direct' | 'topic' | 'fanout';
-  /** @defaultValue `'celery'` */
-  taskDefaultRoutingKey: string;
+  /** @defaultValue null: the default queue's name, as Celery */
+  taskDefaultRoutingKey: string | null;
   /** @defaultValue null */
   taskDefaultPriority: number | null;
   /** @defaultValue null (no routes) */
@@ -143,6 +166,18 @@ export interface Settings {
   workerMaxMemoryPerChild: number | null;
   /** Seconds a warm shutdown waits for running tasks before a cold one. @defaultValue null (forever) */
   workerShutdownTimeout: number | null;
+  /**
+   * Keep trying to reach the broker when a worker starts and it is down (Celery's
+   * `broker_connection_retry_on_startup`), waiting 2, 4, 6 ... up to 30 s between tries. @defaultValue true
+   */
+  brokerConnectionRetryOnStartup: boolean;
+  /** Tries before a starting worker gives up on the broker; null: forever. @defaultValue 100 */
+  brokerConnectionMaxRetries: number | null;
+  /**
+   * Log lines as Celery's text (`'text'`) or one JSON object per line with pino's fields
+   * (`'json'`), for the worker, its pool children and tasks. @defaultValue `$CELERIAC_LOG_FORMAT`, else `'text'`
+   */
+  logFormat: 'text' | 'json';
   /** Periodic tasks by entry name, run by `celeriac beat` (or `worker -B`). @defaultValue {} */
   beatSchedule: Record<string, PeriodicTaskSpec>;
   /** Where beat keeps each entry's last run; null keeps it in memory. @defaultValue `'celerybeat-schedule.json'` */
@@ -163,6 +198,8 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     brokerConnectionTimeout: 30,
     resultBackend: env['CELERIAC_RESULT_BACKEND'] || 'db+sqlite://',
     resultBackendTransportOptions: {},
+    databaseTableNames: {},
+    databaseTableSchemas: {},
     resultExpires: 86400,
     resultExtended: false,
     resultPersistent: false,
@@ -172,10 +209,15 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     acceptContent: ['json'],
     taskCompression: null,
     messageMaxBytes: DEFAULT_MESSAGE_MAX_BYTES,
+    eventSerializer: 'json',
+    securityKey: null,
+    securityCertificate: null,
+    securityCertStore: null,
+    securityDigest: 'sha256',
     taskDefaultQueue: 'celery',
-    taskDefaultExchange: 'celery',
+    taskDefaultExchange: null,
     taskDefaultExchangeType: 'direct',
-    taskDefaultRoutingKey: 'celery',
+    taskDefaultRoutingKey: null,
     taskDefaultPriority: null,
     taskRoutes: null,
     taskQueues: null,
@@ -201,6 +243,9 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     workerMaxTasksPerChild: null,
     workerMaxMemoryPerChild: null,
     workerShutdownTimeout: null,
+    brokerConnectionRetryOnStartup: true,
+    brokerConnectionMaxRetries: 100,
+    logFormat: env['CELERIAC_LOG_FORMAT']?.toLowerCase() === 'json' ? 'json' : 'text',
     beatSchedule: {},
     beatScheduleFilename: 'celerybeat-schedule.json',
     beatMaxLoopInterval: 300,
@@ -266,6 +311,12 @@ function validate(s: Settings): void {
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
       throw new ImproperlyConfigured(`setting '${name}' must be null or seconds >= 0, got ${JSON.stringify(v)}`);
     }
+  }
+  if (s.logFormat !== 'text' && s.logFormat !== 'json') {
+    throw new ImproperlyConfigured(`setting 'logFormat' must be 'text' or 'json', got ${JSON.stringify(s.logFormat)}`);
+  }
+  if (s.brokerConnectionMaxRetries !== null && !(Number.isInteger(s.brokerConnectionMaxRetries) && s.brokerConnectionMaxRetries >= 0)) {
+    throw new ImproperlyConfigured(`setting 'brokerConnectionMaxRetries' must be an integer >= 0 or null`);
   }
   if (!Array.isArray(s.acceptContent) || s.acceptContent.length === 0) {
     throw new ImproperlyConfigured(`setting 'acceptContent' must be a non-empty list`);

@@ -12,7 +12,8 @@
 import type { Consumer, Delivery, Transport } from '../broker/port.js';
 import type { Celeriac } from '../app/celeriac.js';
 import { uuid } from '../utils/ids.js';
-import { declarePidbox, jsonMessage, PIDBOX_EXCHANGE, REPLY_EXCHANGE, replyQueue } from './pidbox.js';
+import { decodePayload } from '../protocol/message.js';
+import { controlMessage, declarePidbox, PIDBOX_EXCHANGE, REPLY_EXCHANGE, replyQueue } from './pidbox.js';
 
 /** Who a command is for and how long to wait. */
 export interface BroadcastOptions {
@@ -76,7 +77,8 @@ export class Control {
       ticket,
       reply_to: wantReply ? { exchange: REPLY_EXCHANGE, routing_key: this.app.oid } : null,
     };
-    await transport.publish(jsonMessage(body, { clock: ++this.clock, expires: Date.now() / 1000 + timeout / 1000 }), {
+    const headers = { clock: ++this.clock, expires: Date.now() / 1000 + timeout / 1000 };
+    await transport.publish(controlMessage(body, headers, this.app.codecs, this.app.conf.taskSerializer), {
       exchange: PIDBOX_EXCHANGE,
       routingKey: '',
     });
@@ -109,7 +111,7 @@ export class Control {
     const collector = typeof ticket === 'string' ? this.collectors.get(ticket) : undefined;
     if (!collector) return;
     try {
-      collector.replies.push(JSON.parse(d.message.body.toString('utf8')) as Record<string, unknown>);
+      collector.replies.push(decodePayload(d.message, this.app.codecs) as Record<string, unknown>);
     } catch (err) {
       this.app.logger.warn(`ignoring an unreadable control reply: ${(err as Error).message}`);
       return;

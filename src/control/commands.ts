@@ -7,9 +7,15 @@ import { loadavg, type } from 'node:os';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import type { Worker } from '../worker/worker.js';
+import { queueDefinition } from '../app/queues.js';
 
 /** The celeriac version reported to monitors. */
 export const SW_VERSION = '0.1.0';
+
+/** A private key given inline (`securityKey` as PEM text) never leaves the worker. */
+function maskPrivateKey(value: unknown): unknown {
+  return typeof value === 'string' && value.includes('PRIVATE KEY-----') ? '********' : value;
+}
 
 /** A command's reply (JSON), or undefined for commands that do not reply (shutdown). */
 export type ControlReply = unknown;
@@ -118,7 +124,11 @@ export const COMMANDS: Record<string, ControlHandler> = {
   },
   conf: (ctx) => {
     const conf = ctx.worker.app.conf as unknown as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(conf).filter(([, v]) => typeof v !== 'function').map(([k, v]) => [k, /url|backend/i.test(k) && typeof v === 'string' ? v.replace(/\/\/[^@/]*@/, '//**@') : v]));
+    return Object.fromEntries(
+      Object.entries(conf)
+        .filter(([, v]) => typeof v !== 'function')
+        .map(([k, v]) => [k, /url|backend/i.test(k) && typeof v === 'string' ? v.replace(/\/\/[^@/]*@/, '//**@') : maskPrivateKey(v)]),
+    );
   },
   revoke: async (ctx, args) => {
     const ids = list(args['task_id']);
@@ -157,15 +167,18 @@ export const COMMANDS: Record<string, ControlHandler> = {
     return ok(`no longer consuming from ${queue}`);
   },
   active_queues: (ctx) =>
-    ctx.worker.queues.map((name) => ({
-      name,
-      exchange: { name: name === ctx.worker.app.conf.taskDefaultQueue ? ctx.worker.app.conf.taskDefaultExchange : name, type: 'direct' },
-      routing_key: name,
-      durable: true,
-      exclusive: false,
-      auto_delete: false,
-      no_ack: false,
-    })),
+    ctx.worker.queues.map((name) => {
+      const queue = queueDefinition(ctx.worker.app.conf, name, true);
+      return {
+        name,
+        exchange: { name: queue.exchange, type: queue.exchangeType },
+        routing_key: queue.routingKey,
+        durable: true,
+        exclusive: false,
+        auto_delete: false,
+        no_ack: false,
+      };
+    }),
   pool_grow: (ctx, args) => {
     ctx.worker.resizePool(ctx.worker.concurrency + Math.max(1, Number(args['n'] ?? 1)));
     return ok('pool will grow');

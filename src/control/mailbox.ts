@@ -12,7 +12,8 @@ import type { Consumer, Delivery } from '../broker/port.js';
 import type { Worker } from '../worker/worker.js';
 import { writeFileAtomic } from '../utils/files.js';
 import { COMMANDS, type ControlContext } from './commands.js';
-import { declarePidbox, isForMe, jsonMessage, parseControlMessage, REPLY_EXCHANGE, workerQueue } from './pidbox.js';
+import { ContentDisallowed, SecurityError } from '../errors/index.js';
+import { controlMessage, declarePidbox, isForMe, parseControlMessage, REPLY_EXCHANGE, workerQueue } from './pidbox.js';
 
 /** Options of the worker's mailbox. */
 export interface MailboxOptions {
@@ -81,9 +82,10 @@ export class WorkerMailbox {
     await d.ack().catch(() => undefined);
     let msg;
     try {
-      msg = parseControlMessage(d.message);
+      msg = parseControlMessage(d.message, this.worker.app.codecs);
     } catch (err) {
-      this.worker.logger.error(`ignoring a malformed control message: ${(err as Error).message}`);
+      const refused = err instanceof ContentDisallowed || err instanceof SecurityError;
+      this.worker.logger.error(`${refused ? 'refused' : 'ignoring a malformed'} control message: ${(err as Error).message}`);
       return;
     }
     const expires = Number(d.message.headers['expires']);
@@ -110,7 +112,9 @@ export class WorkerMailbox {
     if (reply === undefined || !msg.reply_to) return;
     try {
       const transport = await this.worker.app.getTransport();
-      await transport.publish(jsonMessage({ [this.worker.hostname]: reply }, { ticket: msg.ticket, clock: ++this.clockValue }), {
+      const { app } = this.worker;
+      const headers = { ticket: msg.ticket, clock: ++this.clockValue };
+      await transport.publish(controlMessage({ [this.worker.hostname]: reply }, headers, app.codecs, app.conf.taskSerializer), {
         exchange: msg.reply_to.exchange || REPLY_EXCHANGE,
         routingKey: msg.reply_to.routing_key,
       });

@@ -6,9 +6,11 @@
  * - replies go to the direct exchange `reply.celery.pidbox` with the caller's id as routing key
  *   (the caller consumes `<id>.reply.celery.pidbox`). Body `{<hostname>: <reply>}`; headers
  *   `{ticket, clock}`.
+ * Commands and replies are serialized as tasks are (Celery's mailbox uses `task_serializer` and
+ * `accept_content`), so with message signing on they are signed and verified too.
  */
 import type { ExchangeType, QueueSpec, Transport } from '../broker/port.js';
-import type { TransportMessage } from '../protocol/message.js';
+import { decodePayload, encodePayload, type Codecs, type TransportMessage } from '../protocol/message.js';
 import { globToRegExp } from '../utils/glob.js';
 
 export const PIDBOX_EXCHANGE = 'celery.pidbox';
@@ -72,10 +74,17 @@ export function jsonMessage(body: unknown, headers: Record<string, unknown>): Tr
   };
 }
 
-/** Parses a command; throws a message naming what is wrong. */
-export function parseControlMessage(message: TransportMessage): ControlMessage {
-  if (!/json/.test(message.contentType)) throw new Error(`control message of content type '${message.contentType}' (expected JSON)`);
-  const body = JSON.parse(message.body.toString('utf8')) as Partial<ControlMessage> | null;
+/** A command or reply, serialized with `serializer` (the app's task serializer). */
+export function controlMessage(body: unknown, headers: Record<string, unknown>, codecs: Codecs, serializer: string): TransportMessage {
+  return encodePayload(body, codecs, serializer, headers, { delivery_mode: 1 });
+}
+
+/**
+ * Parses a command; throws a message naming what is wrong (ContentDisallowed or SecurityError
+ * for a command outside `accept_content` or badly signed).
+ */
+export function parseControlMessage(message: TransportMessage, codecs: Codecs): ControlMessage {
+  const body = decodePayload(message, codecs) as Partial<ControlMessage> | null;
   if (!body || typeof body !== 'object' || typeof body.method !== 'string') throw new Error('control message without a method');
   const args = body.arguments;
   return {

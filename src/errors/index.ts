@@ -63,14 +63,39 @@ export class MessageTooLarge extends DecodeError {
   override readonly code: string = 'MESSAGE_TOO_LARGE';
 }
 
+/** Options of an {@link EncodeError}. */
+export interface EncodeErrorOptions extends CeleriacErrorOptions {
+  /** Keys and indexes from the top of the value down to the part that cannot be encoded. */
+  path?: readonly (string | number)[];
+  /** Why that part cannot be encoded (`a Map has no JSON form`). */
+  reason?: string;
+}
+
 /** A value could not be serialized for the wire. */
 export class EncodeError extends CeleriacError {
   override readonly code: string = 'ENCODE_ERROR';
+  /** Where in the value the part that cannot be encoded is, when known (keys and array indexes). */
+  readonly path: readonly (string | number)[] | undefined;
+  /** Why that part cannot be encoded, when known. */
+  readonly reason: string | undefined;
+  constructor(message?: string, options?: EncodeErrorOptions) {
+    super(message, options);
+    this.path = options?.path;
+    this.reason = options?.reason;
+  }
 }
 
 /** A message arrived with a content type that is not in `accept_content`. */
 export class ContentDisallowed extends CeleriacError {
   override readonly code: string = 'CONTENT_DISALLOWED';
+}
+
+/**
+ * A signed message failed its check (unknown signer, bad signature, malformed envelope), or the
+ * signing material is unusable (expired or duplicate certificate). Celery's `SecurityError`.
+ */
+export class SecurityError extends CeleriacError {
+  override readonly code: string = 'SECURITY_ERROR';
 }
 
 /** `AsyncResult.get()` waited longer than its timeout. */
@@ -196,11 +221,13 @@ export class RemoteTaskError extends TaskError {
   readonly excArgs: readonly unknown[];
   /** The remote traceback, if the backend had one. */
   readonly remoteTraceback: string | null;
+  /** The error's own fields as stored (`{ statusCode: 404 }`), also set on this error itself. */
+  readonly excFields: Readonly<Record<string, unknown>>;
 
   constructor(
     excType: string,
     message: string,
-    details: { excModule: string | null; excArgs: readonly unknown[]; traceback: string | null },
+    details: { excModule: string | null; excArgs: readonly unknown[]; traceback: string | null; fields?: Readonly<Record<string, unknown>> },
   ) {
     super(message);
     this.name = excType;
@@ -208,6 +235,7 @@ export class RemoteTaskError extends TaskError {
     this.excModule = details.excModule;
     this.excArgs = details.excArgs;
     this.remoteTraceback = details.traceback;
+    this.excFields = details.fields ?? {};
   }
 }
 
@@ -237,6 +265,7 @@ export const CELERY_ERROR_CLASSES: ReadonlyMap<string, new (message?: string) =>
   ['WorkerLostError', WorkerLostError],
   ['TaskRevokedError', TaskRevokedError],
   ['ChordError', ChordError],
+  ['SecurityError', SecurityError],
 ]);
 
 /** celeriac's own error classes (not in Celery), rebuilt by name when they come back as results. */

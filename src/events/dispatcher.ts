@@ -8,6 +8,7 @@
 import type { Celeriac } from '../app/celeriac.js';
 import type { Transport } from '../broker/port.js';
 import { jsonMessage } from '../control/pidbox.js';
+import { encodePayload } from '../protocol/message.js';
 import { hostname as machineName } from '../utils/ids.js';
 
 export const EVENT_EXCHANGE = 'celeryev';
@@ -61,7 +62,11 @@ export class EventDispatcher {
     };
     try {
       const transport = await this.transport();
-      await transport.publish(jsonMessage(event, { hostname: this.hostname }), { exchange: EVENT_EXCHANGE, routingKey: type.replace('-', '.') });
+      const serializer = this.app.conf.eventSerializer;
+      const headers = { hostname: this.hostname };
+      const message =
+        serializer === 'json' ? jsonMessage(event, headers) : encodePayload(event, this.app.codecs, serializer, headers, { delivery_mode: 1 });
+      await transport.publish(message, { exchange: EVENT_EXCHANGE, routingKey: type.replace('-', '.') });
     } catch (err) {
       this.app.logger.warn(`could not send event ${type}: ${(err as Error).message}`);
     }

@@ -5,6 +5,7 @@
  */
 import type { Celeriac } from '../app/celeriac.js';
 import type { Consumer } from '../broker/port.js';
+import { decodePayload } from '../protocol/message.js';
 import { uuid } from '../utils/ids.js';
 import { EVENT_EXCHANGE, eventExchangeType, type CeleryEvent } from './dispatcher.js';
 
@@ -14,10 +15,17 @@ export type EventHandlers = Record<string, (event: CeleryEvent) => void>;
 /** A running subscription to the events of the cluster. */
 export class EventReceiver {
   private consumer: Consumer | undefined;
+  /** Reasons already warned about (bounded: reasons may embed varying details). */
+  private readonly warned = new Set<string>();
 
+  /**
+   * @param options.routingKey which events the queue is bound to: `worker.#` for worker events
+   *   only (gossip). @defaultValue `'#'` (all)
+   */
   constructor(
     private readonly app: Celeriac,
     private readonly handlers: EventHandlers,
+    private readonly options: { routingKey?: string } = {},
   ) {}
 
   /** Starts receiving. */
@@ -30,7 +38,7 @@ export class EventReceiver {
       name,
       exchange: EVENT_EXCHANGE,
       exchangeType: type,
-      routingKey: '#',
+      routingKey: this.options.routingKey ?? '#',
       durable: false,
       autoDelete: true,
       arguments: { 'x-message-ttl': 5000, 'x-expires': 60_000 },
@@ -41,9 +49,21 @@ export class EventReceiver {
         void d.ack();
         let parsed: unknown;
         try {
-          parsed = JSON.parse(d.message.body.toString('utf8'));
-        } catch {
-          this.app.logger.warn('ignoring an event that is not JSON');
+          // Celery's receivers accept the event serializer, JSON, and signed events once signing is
+          // set up (kombu trusts application/data; it is verified, never parsed unchecked).
+          // Plain JSON takes the short path.
+          parsed =
+            d.message.contentType === 'application/json'
+              ? JSON.parse(d.message.body.toString('utf8'))
+              : decodePayload(d.message, { ...this.app.codecs, accept: [this.app.conf.eventSerializer, 'json', 'auth'] });
+        } catch (err) {
+          const reason = (err as Error).message;
+          // Events come by the hundred: say each reason once, then only at debug level.
+          if (this.warned.has(reason) || this.warned.size >= 100) this.app.logger.debug(`ignoring an unreadable event: ${reason}`);
+          else {
+            this.warned.add(reason);
+            this.app.logger.warn(`ignoring an unreadable event: ${reason}`);
+          }
           return;
         }
         for (const event of Array.isArray(parsed) ? parsed : [parsed]) {

@@ -1,7 +1,8 @@
 /**
- * The events a worker sends with `-E` (`worker_send_task_events`): worker-online,
- * worker-heartbeat every 2 s, worker-offline, and task-received / started / succeeded / failed /
- * retried / revoked / rejected with Celery's fields.
+ * The events a worker sends: worker-online, worker-heartbeat every 2 s (unless
+ * `--without-heartbeat`) and worker-offline, as Celery's workers do by default; with `-E`
+ * (`worker_send_task_events`) also task-received / started / succeeded / failed / retried /
+ * revoked / rejected with Celery's fields.
  */
 import { platform } from 'node:os';
 import { SW_VERSION, loadAverage } from '../control/commands.js';
@@ -19,13 +20,24 @@ function errorRepr(error: unknown): string {
   return error instanceof Error ? `${error.name}(${pyRepr(error.message)})` : pyRepr(error);
 }
 
+/** What a worker's dispatcher sends. */
+export interface WorkerEventOptions {
+  /** Task events (`-E`). */
+  taskEvents: boolean;
+  /** worker-heartbeat every {@link HEARTBEAT_FREQ} seconds. */
+  heartbeat: boolean;
+}
+
 /** Sends a worker's events. */
 export class WorkerEventDispatcher {
   private readonly dispatcher: EventDispatcher;
   private timer: NodeJS.Timeout | undefined;
   private readonly detach: Array<() => void> = [];
 
-  constructor(private readonly worker: Worker) {
+  constructor(
+    private readonly worker: Worker,
+    private readonly options: WorkerEventOptions = { taskEvents: true, heartbeat: true },
+  ) {
     this.dispatcher = new EventDispatcher(worker.app, worker.hostname);
   }
 
@@ -51,6 +63,19 @@ export class WorkerEventDispatcher {
       this.detach.push(() => w.off(event as 'task-received', listener as never));
     };
     const send = (type: string, fields: Record<string, unknown>): void => void this.dispatcher.send(type, fields);
+    if (this.options.taskEvents) this.listen(on, send);
+    await this.dispatcher.send('worker-online', this.workerFields());
+    if (this.options.heartbeat) {
+      this.timer = setInterval(() => void this.dispatcher.send('worker-heartbeat', this.workerFields()), HEARTBEAT_FREQ * 1000);
+      this.timer.unref();
+    }
+  }
+
+  /** Sends task events as the worker's own events happen. */
+  private listen(
+    on: <A extends unknown[]>(event: string, fn: (...args: A) => void) => void,
+    send: (type: string, fields: Record<string, unknown>) => void,
+  ): void {
     on('task-received', (r: Request) =>
       send('task-received', {
         uuid: r.id,
@@ -89,9 +114,6 @@ export class WorkerEventDispatcher {
           break;
       }
     });
-    await this.dispatcher.send('worker-online', this.workerFields());
-    this.timer = setInterval(() => void this.dispatcher.send('worker-heartbeat', this.workerFields()), HEARTBEAT_FREQ * 1000);
-    this.timer.unref();
   }
 
   async stop(): Promise<void> {

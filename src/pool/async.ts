@@ -8,6 +8,7 @@
  * signal; use the process pool where a hard stop must be real. CPU-bound code blocks the loop and
  * belongs in the process or threads pool too.
  */
+import { WorkerLostError } from '../errors/index.js';
 import type { Request } from '../task/request.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
 import type { JobResult, Pool, PoolJob, TraceRunner } from './port.js';
@@ -220,6 +221,16 @@ export class AsyncPool implements Pool {
   }
 
   async close(): Promise<void> {}
+
+  async terminate(): Promise<void> {
+    const reason = new WorkerLostError('worker cold shutdown');
+    for (const r of [...this.running.values()]) {
+      r.request.abandoned = true;
+      const c = controllerOf(r);
+      if (!c.signal.aborted) c.abort(reason);
+      r.kill({ kind: 'abandoned' });
+    }
+  }
 }
 
 /** The solo pool: one execution at a time. */

@@ -13,11 +13,11 @@ export interface PoolJob {
   task: Task;
   request: Request;
   /**
-   * Called when the job gets a slot, just before it runs (the worker acks early here, without
-   * waiting for the broker). Returning false skips the job (the worker is shutting down).
+   * Called when the job gets a slot (on the process and threads pools: when a child takes it, maybe
+   * queued behind a running one). Returning false skips the job (the worker is shutting down).
    */
   accept(): boolean;
-  /** Called when the execution actually begins (time limits start counting here). */
+  /** Called when the execution actually begins (the worker acks early and starts time limits here). */
   started(): void;
 }
 
@@ -30,7 +30,12 @@ export type JobResult =
   /** The process or thread running it died; nothing was recorded. */
   | { kind: 'lost'; reason: Error }
   /** `accept()` said no. */
-  | { kind: 'skipped' };
+  | { kind: 'skipped' }
+  /**
+   * The pool was terminated (cold shutdown) before the job ended: whatever it does later is not
+   * recorded. Its message is given back if unacknowledged.
+   */
+  | { kind: 'abandoned' };
 
 /** Runs one trace in this process (what the in-process pools call). */
 export type TraceRunner = (task: Task, request: Request) => Promise<TraceOutcome>;
@@ -62,4 +67,10 @@ export interface Pool {
   join(): Promise<void>;
   /** Stops the pool (after `join()` for a warm stop). */
   close(): Promise<void>;
+  /**
+   * Cold shutdown: stops at once. Running and accepted jobs resolve as `abandoned` (children are
+   * killed; code on the event loop that ignores its abort signal is left behind), queued ones as
+   * `skipped`. Resolves once children have exited.
+   */
+  terminate(): Promise<void>;
 }

@@ -6,9 +6,10 @@
  * reply_to, delivery_mode, priority) and a body `[args, kwargs, embed]` where embed carries
  * `callbacks`, `errbacks`, `chain` and `chord` as signature dicts.
  */
-import { DecodeError, MessageTooLarge } from '../errors/index.js';
+import { DecodeError, EncodeError, MessageTooLarge } from '../errors/index.js';
 import { parseIso, toPythonIso } from '../utils/time.js';
 import type { CompressionRegistry } from './compression.js';
+import { formatPath } from './json.js';
 import { argsRepr, kwargsRepr } from './repr.js';
 import type { SerializerRegistry } from './serializers.js';
 
@@ -100,6 +101,29 @@ export interface Codecs {
   messageMaxBytes?: number;
 }
 
+const BODY_PARTS = ['args', 'kwargs', 'options'] as const;
+
+/**
+ * Serializes a v2 body; a part that cannot be encoded is named as the caller wrote it
+ * (`args[1].when`, `kwargs.tags`), as kombu names the value it cannot encode.
+ */
+function encodeBody(body: [readonly unknown[], Readonly<Record<string, unknown>>, Embed], task: string, serializer: string, codecs: Codecs) {
+  try {
+    return codecs.serializers.encode(body, serializer);
+  } catch (err) {
+    if (!(err instanceof EncodeError) || err.path === undefined || err.reason === undefined) throw err;
+    const [part, ...rest] = err.path;
+    const root = typeof part === 'number' ? BODY_PARTS[part] : undefined;
+    if (root === undefined) throw err;
+    const where = formatPath(root, rest);
+    throw new EncodeError(`cannot send task '${task}': ${where} cannot be encoded as ${serializer}: ${err.reason}`, {
+      path: err.path,
+      reason: err.reason,
+      cause: err,
+    });
+  }
+}
+
 /** Builds a protocol v2 task message exactly as Python Celery's `as_task_v2` lays it out. */
 export function encodeTaskMessage(f: TaskMessageFields, codecs: Codecs): TransportMessage {
   const headers: Record<string, unknown> = {
@@ -129,7 +153,7 @@ export function encodeTaskMessage(f: TaskMessageFields, codecs: Codecs): Transpo
     chain: f.chain ?? null,
     chord: f.chord ?? null,
   };
-  const encoded = codecs.serializers.encode([f.args, f.kwargs, embed], f.serializer);
+  const encoded = encodeBody([f.args, f.kwargs, embed], f.task, f.serializer, codecs);
   let body = encoded.body;
   if (f.compression) {
     const c = codecs.compression.compress(body, f.compression);

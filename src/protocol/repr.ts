@@ -34,7 +34,8 @@ export function pyRepr(value: unknown, seen: Set<unknown> = new Set()): string {
   if (typeof value === 'number') {
     if (Number.isNaN(value)) return 'nan';
     if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
-    return String(value);
+    // -0 travels as the float -0.0 (see json.ts), and Python shows it so.
+    return Object.is(value, -0) ? '-0.0' : String(value);
   }
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'string') return reprString(value);

@@ -3,7 +3,7 @@
  * JSON is the default and the one every Celery peer speaks; others can be registered by the app.
  */
 import { isUtf8 } from 'node:buffer';
-import { ContentDisallowed, DecodeError, EncodeError } from '../errors/index.js';
+import { ContentDisallowed, DecodeError, EncodeError, SecurityError } from '../errors/index.js';
 import { fromJson, toJson } from './json.js';
 
 /** A serializer: turns values into bytes of one content type and back. */
@@ -31,6 +31,11 @@ export const jsonSerializer: Serializer = {
   },
 };
 
+/** The `auth` serializer exists only once `app.setupSecurity()` has run: say so. */
+function authHint(nameOrType: string): string {
+  return nameOrType === 'auth' || nameOrType === 'application/data' ? ' (call app.setupSecurity() to register auth)' : '';
+}
+
 /** Registry of serializers; each app has its own. */
 export class SerializerRegistry {
   private readonly byName = new Map<string, Serializer>();
@@ -51,7 +56,7 @@ export class SerializerRegistry {
     const s = this.byName.get(nameOrType) ?? this.byType.get(nameOrType);
     if (!s) {
       throw new EncodeError(
-        `unknown serializer '${nameOrType}' (registered: ${[...this.byName.keys()].join(', ')})`,
+        `unknown serializer '${nameOrType}' (registered: ${[...this.byName.keys()].join(', ')})${authHint(nameOrType)}`,
       );
     }
     return s;
@@ -63,6 +68,8 @@ export class SerializerRegistry {
     try {
       return { body: s.encode(value), contentType: s.contentType, contentEncoding: s.contentEncoding };
     } catch (err) {
+      // An EncodeError already says what and where (the JSON serializer names the value's path).
+      if (err instanceof EncodeError) throw err;
       throw new EncodeError(`cannot serialize with '${name}': ${(err as Error).message}`, { cause: err });
     }
   }
@@ -79,10 +86,12 @@ export class SerializerRegistry {
         `refusing to deserialize untrusted content of type '${contentType}' (accept_content: ${accept.join(', ')})`,
       );
     }
-    if (!s) throw new DecodeError(`no serializer registered for content type '${contentType}'`);
+    if (!s) throw new DecodeError(`no serializer registered for content type '${contentType}'${authHint(contentType)}`);
     try {
       return s.decode(body);
     } catch (err) {
+      // A refused signature is its own verdict, not a decoding accident: keep it as is.
+      if (err instanceof SecurityError) throw err;
       throw new DecodeError(`cannot decode ${contentType} body: ${(err as Error).message}`, { cause: err });
     }
   }

@@ -7,7 +7,7 @@
  */
 import type { ResultBackend, TaskMeta } from '../backends/port.js';
 import { RuntimeTaskError, TaskRevokedError } from '../errors/index.js';
-import { deserializeError, isSerializedError } from '../protocol/exceptions.js';
+import { deserializeError, isSerializedError, type ErrorClassRegistry } from '../protocol/exceptions.js';
 import { currentRequest } from '../task/request.js';
 import { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, States } from './states.js';
 
@@ -19,6 +19,8 @@ export interface ResultContext {
   readonly disableSyncSubtasks: boolean;
   /** Revokes a task id. */
   revoke(taskId: string, options?: RevokeOptions): Promise<void>;
+  /** Error classes failures are rebuilt as (the app's: `throws`, `registerErrorClass`). */
+  readonly errorClasses?: ErrorClassRegistry;
 }
 
 /** Options of a revoke. */
@@ -51,17 +53,17 @@ export interface GetOptions {
  */
 export type ResultTuple = [[string, ResultTuple | null], ResultTuple[] | null];
 
-/** Decodes the `result` field of a record: an exception for exception states. */
-export function metaValue(meta: TaskMeta): unknown {
+/** Decodes the `result` field of a record: an exception (of a known class if any) for exception states. */
+export function metaValue(meta: TaskMeta, classes?: ErrorClassRegistry): unknown {
   if (EXCEPTION_STATES.has(meta.status) && isSerializedError(meta.result)) {
-    return deserializeError(meta.result, meta.traceback);
+    return deserializeError(meta.result, meta.traceback, classes);
   }
   return meta.result;
 }
 
 /** The error `get()` throws for a record in a propagating state. */
-export function metaError(meta: TaskMeta): Error {
-  const value = metaValue(meta);
+export function metaError(meta: TaskMeta, classes?: ErrorClassRegistry): Error {
+  const value = metaValue(meta, classes);
   if (value instanceof Error) return value;
   if (meta.status === States.REVOKED) return new TaskRevokedError(`task ${meta.task_id} was revoked`);
   return new RuntimeTaskError(`task ${meta.task_id} ended in state ${meta.status}: ${JSON.stringify(value)}`);
@@ -86,12 +88,18 @@ export class AsyncResult<R = unknown> {
     protected readonly context: ResultContext,
     /** The result of the previous step, for chains. */
     readonly parent: AsyncResult | null = null,
-    private readonly backendOverride: ResultBackend | null = null,
+    /** Where the task stores its result when not in the app's backend (a task's `backend` option). */
+    private readonly ownBackend: (() => Promise<ResultBackend>) | null = null,
   ) {}
 
-  /** The backend this result reads from. */
+  /** The backend this result reads from: the task's own, else the app's. */
   backend(): Promise<ResultBackend> {
-    return this.backendOverride ? Promise.resolve(this.backendOverride) : this.context.getBackend();
+    return this.ownBackend ? this.ownBackend() : this.context.getBackend();
+  }
+
+  /** The same result handle with `parent` set (handles are immutable); it keeps its backend. */
+  withParent(parent: AsyncResult | null): AsyncResult<R> {
+    return new AsyncResult<R>(this.id, this.context, parent, this.ownBackend);
   }
 
   /** The stored record, as Celery writes it. */
@@ -113,7 +121,7 @@ export class AsyncResult<R = unknown> {
    * The return value, the error (for failures), or the custom state's meta; null when pending.
    */
   async info(): Promise<unknown> {
-    return metaValue(await this.meta());
+    return metaValue(await this.meta(), this.context.errorClasses);
   }
 
   /** Same as {@link info} (Celery's `result` property). */
@@ -152,8 +160,8 @@ export class AsyncResult<R = unknown> {
     if (options.signal !== undefined) wait.signal = options.signal;
     const meta = await backend.waitFor(this.id, wait);
     if (PROPAGATE_STATES.has(meta.status)) {
-      if (options.propagate ?? true) throw metaError(meta);
-      return metaValue(meta) as R;
+      if (options.propagate ?? true) throw metaError(meta, this.context.errorClasses);
+      return metaValue(meta, this.context.errorClasses) as R;
     }
     return meta.result as R;
   }
@@ -200,7 +208,7 @@ export class EagerResult<R = unknown> extends AsyncResult<R> {
 
   override async get(options: GetOptions = {}): Promise<R> {
     if (PROPAGATE_STATES.has(this.record.status)) {
-      const error = this.error ?? metaError(this.record);
+      const error = this.error ?? metaError(this.record, this.context.errorClasses);
       if (options.propagate ?? true) throw error;
       return error as R;
     }

@@ -22,6 +22,10 @@ export class GroupResult<R = unknown> extends AsyncResult<R[]> {
     super(id, context, parent);
   }
 
+  override withParent(parent: AsyncResult | null): GroupResult<R> {
+    return new GroupResult<R>(this.id, this.context, this.results, parent);
+  }
+
   /** Whether every member is ready. */
   override async ready(): Promise<boolean> {
     return (await this.each((r) => r.ready())).every(Boolean);

@@ -1,9 +1,13 @@
 /**
- * Automatic task names: `<module>.<function>`, where the module is the defining file's base name
- * without extension (`tasks.add` for `function add` in `tasks.ts`; an `index.ts` takes its folder's
- * name). Explicit `name` options win; `genTaskName(name, module)` on the app can change the rule.
+ * Automatic task names: `<module>.<function>`, where the module is the defining file's path
+ * relative to the app's `root`, dotted as Celery's module paths are: `moduleA/tasks.ts` defining
+ * `function add` is `moduleA.tasks.add`. The extension is dropped; an `index.ts` takes its folder's
+ * name (`moduleA/index.ts` is `moduleA`, as a Python package's `__init__`); `..` segments of a
+ * file outside the root are dropped (`../shared/jobs.ts` is `shared.jobs`). The root defaults to
+ * the folder of the module that created the app, so `src/` and a compiled `dist/` give the same
+ * names. Explicit `name` options win; `genTaskName(name, module)` on the app can change the rule.
  */
-import { basename, dirname, extname } from 'node:path';
+import { basename, dirname, extname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ownRoot = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -27,9 +31,23 @@ export function callerFile(): string | null {
   return null;
 }
 
-/** The module name of a file, for task names: base name without extension. */
-export function moduleName(file: string | null): string | null {
+/** The dotted module path of `file` relative to `root`, for task names (see the rule above). */
+export function modulePath(file: string | null, root: string): string | null {
   if (!file) return null;
-  const base = basename(file, extname(file));
-  return base === 'index' ? basename(dirname(file)) : base;
+  const parts = relative(root, file)
+    .split(sep)
+    .filter((p) => p !== '' && p !== '.' && p !== '..');
+  const last = parts.pop();
+  if (last === undefined) return null;
+  const base = basename(last, extname(last));
+  if (base !== 'index') parts.push(base);
+  else if (parts.length === 0) parts.push(basename(dirname(file)));
+  return parts.join('.');
+}
+
+/** The app's root for task names: a folder given as a path or `file:` URL, else the creating module's folder. */
+export function appRoot(root: string | URL | undefined, creator: string | null): string {
+  if (root instanceof URL || (typeof root === 'string' && root.startsWith('file:'))) return fileURLToPath(root);
+  if (root !== undefined) return root;
+  return creator ? dirname(creator) : process.cwd();
 }

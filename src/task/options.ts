@@ -15,7 +15,10 @@ export interface RetryKwargs {
 
 /** Options of a task definition. Times are in seconds, as Celery's. */
 export interface TaskOptions {
-  /** Registered name. @defaultValue `<module>.<function>` (see `genTaskName`) */
+  /**
+   * Registered name. @defaultValue `<module>.<function>`, the module being the defining file's
+   * dotted path relative to the app's `root` (`moduleA.tasks.add`; see `genTaskName`)
+   */
   name?: string;
   /** Call the function with the task as first argument (and as `this`). @defaultValue false */
   bind?: boolean;

@@ -14,7 +14,18 @@ import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { Chunks, xmap, xstarmap } from '../canvas/chunks.js';
 import type { ErrorClass, RetryKwargs } from './options.js';
 import { bindArguments, paramsFromNames, parseParams, type Param } from './params.js';
+import { getTaskLogger } from './logger.js';
 import { activeTask, Request } from './request.js';
+import type { LogFields, Logger } from '../logging/logger.js';
+
+/**
+ * A leading part of a task's positional arguments (each may be left out from the end): what
+ * `task.s()` takes, since a chain or callback passes the parent's result as the next argument.
+ */
+export type PartialArgs<A extends unknown[]> = Partial<A>;
+
+/** No keyword arguments: `{}` (or nothing), for calls whose positional arguments are complete. */
+export type NoKwargs = Readonly<Record<string, never>>;
 
 /** Details of an error for the failure/retry handlers (Celery's `ExceptionInfo`). */
 export interface ExceptionInfo {
@@ -171,12 +182,18 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
    * broker has accepted the message; rejects with a clear error when it cannot. With
    * `task_always_eager` the task runs locally instead.
    */
-  applyAsync(args?: A | unknown[], kwargs?: Record<string, unknown>, options?: ApplyOptions): Promise<AsyncResult<R>> {
+  applyAsync(args?: A, kwargs?: NoKwargs, options?: ApplyOptions): Promise<AsyncResult<R>>;
+  /** With keyword arguments, the positional ones may be a leading part of the parameters. */
+  applyAsync(args: PartialArgs<A>, kwargs: Record<string, unknown>, options?: ApplyOptions): Promise<AsyncResult<R>>;
+  applyAsync(args?: PartialArgs<A>, kwargs?: Record<string, unknown>, options?: ApplyOptions): Promise<AsyncResult<R>> {
     return this.app.sendTaskCall(this, args ?? [], kwargs ?? {}, options ?? {}) as Promise<AsyncResult<R>>;
   }
 
   /** Runs the task locally, now, as a worker would (`request.isEager` set); nothing is sent. */
-  apply(args?: A | unknown[], kwargs?: Record<string, unknown>, options?: ApplyOptions): Promise<EagerResult<R>> {
+  apply(args?: A, kwargs?: NoKwargs, options?: ApplyOptions): Promise<EagerResult<R>>;
+  /** With keyword arguments, the positional ones may be a leading part of the parameters. */
+  apply(args: PartialArgs<A>, kwargs: Record<string, unknown>, options?: ApplyOptions): Promise<EagerResult<R>>;
+  apply(args?: PartialArgs<A>, kwargs?: Record<string, unknown>, options?: ApplyOptions): Promise<EagerResult<R>> {
     return this.app.applyEager(this, args ?? [], kwargs ?? {}, options ?? {}) as Promise<EagerResult<R>>;
   }
 
@@ -186,28 +203,31 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     return activeTask.run({ task: this, request }, async () => this.run(...args));
   }
 
-  /** A signature of a call (partial arguments allowed): `add.s(2)`. */
-  s(...args: unknown[]): Signature<R> {
+  /**
+   * A signature of a call, typed from the task's parameters; partial arguments are allowed
+   * (`add.s(2)`: a chain or callback passes the parent's result as the next one).
+   */
+  s(...args: PartialArgs<A>): Signature<R> {
     return this.signature(args);
   }
 
   /** One message calling this task once per item (`celery.map`); resolves to the results. */
   map(items: readonly unknown[]): Signature<R[]> {
-    return xmap(this.s(), items);
+    return xmap(this.signature(), items);
   }
 
   /** One message calling this task once per argument list (`celery.starmap`). */
   starmap(items: readonly unknown[][]): Signature<R[]> {
-    return xstarmap(this.s(), items);
+    return xstarmap(this.signature(), items);
   }
 
   /** The argument lists split into `n`-sized `starmap` messages, run as a group. */
   chunks(items: readonly unknown[][], n: number): Chunks<R> {
-    return new Chunks<R>(this.s(), items.map((i) => [...i]), n, this.app);
+    return new Chunks<R>(this.signature(), items.map((i) => [...i]), n, this.app);
   }
 
   /** An immutable signature: ignores the parent's result in a chain or callback. */
-  si(...args: unknown[]): Signature<R> {
+  si(...args: PartialArgs<A>): Signature<R> {
     return this.signature(args, {}, {}, true);
   }
 
@@ -216,9 +236,9 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     return new Signature<R>(this.name, { args, kwargs, app: this.app, immutable }).set(options);
   }
 
-  /** A result handle for an id of this task. */
+  /** A result handle for an id of this task, read from the task's own backend if it has one. */
   asyncResult(taskId: string): AsyncResult<R> {
-    return this.app.asyncResult(taskId) as AsyncResult<R>;
+    return this.app.asyncResult<R>(taskId, null, this);
   }
 
   /** The result backend this task stores into. */
@@ -256,7 +276,21 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     throw retval;
   }
 
-  /** Describes a call for logs. */
+  /**
+   * A logger for this task (Celery's `get_task_logger`, named after the task): every line names
+   * the task and the id of the run it is written from, through the app's logger.
+   *
+   * @example
+   * const add = app.task(function add(this: Task, x: number, y: number) {
+   *   this.getLogger().info(`Adding ${x} + ${y}`);
+   *   return x + y;
+   * });
+   */
+  getLogger(bindings: LogFields = {}): Logger {
+    return getTaskLogger(this.name, bindings);
+  }
+
+  /** @internal Describes a call for logs. */
   describeCall(args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): string {
     return `${this.name}${argsRepr(args)} ${kwargsRepr(kwargs)}`;
   }

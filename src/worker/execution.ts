@@ -6,7 +6,7 @@
 import type { Celeriac } from '../app/celeriac.js';
 import type { ResultDestination } from '../backends/port.js';
 import type { Delivery } from '../broker/port.js';
-import { SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded } from '../errors/index.js';
+import { SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded, WorkerLostError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { JobResult, Pool, PoolJob } from '../pool/port.js';
 import { serializeError } from '../protocol/exceptions.js';
@@ -90,6 +90,19 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   }
   const started = job.begun;
   if (result.kind === 'skipped') return;
+  if (result.kind === 'abandoned') {
+    // Cold shutdown. An unacknowledged message goes back to the broker when the consumer closes;
+    // one acknowledged already will not come back, so its result says what happened.
+    try {
+      if (!acksLate && started) {
+        logger.warn(`Task ${task.name}[${id}] abandoned by a cold shutdown; it was acknowledged and will not run again`);
+        await recordFailure(task, request, new WorkerLostError('Worker exited prematurely: cold shutdown.'), { app, logger, store: true });
+      }
+    } finally {
+      if (started) ctx.onFinished(request, task, null);
+    }
+    return;
+  }
   let outcome: TraceOutcome | null = null;
   try {
     if (result.kind === 'done') {
@@ -108,7 +121,11 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   } finally {
     if (started) ctx.onFinished(request, task, outcome);
   }
-  if (!acksLate) return;
+  if (!acksLate) {
+    // Stopped before it started (revoked with terminate while queued in a pool child): never acked yet.
+    if (!started) await delivery.ack();
+    return;
+  }
   if (outcome.state === States.REJECTED) await delivery.reject(outcome.requeue);
   else if ((outcome.state === States.FAILURE || result.kind === 'killed') && !app.conf.taskAcksOnFailureOrTimeout) {
     await delivery.reject(false);
@@ -130,18 +147,18 @@ class Execution implements PoolJob {
 
   accept(): boolean {
     // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
-    if (this.ctx.closing()) return false;
-    // Early ack, as Celery does it: the ack is sent and the task starts without waiting for the
-    // broker's answer (an AMQP ack has none; a Redis one is a batched script call).
-    if (!this.acksLate) {
-      this.delivery.ack().catch((err: unknown) => this.ctx.logger.error({ err }, `could not ack task ${this.task.name}[${this.request.id ?? ''}]; it may run again`));
-    }
-    return true;
+    return !this.ctx.closing();
   }
 
   started(): void {
     this.begun = true;
     const { ctx, task, request } = this;
+    // Early ack when the task starts (not when a pool child queues it: a worker killed meanwhile
+    // must give back what never started). The ack is sent without waiting for the broker's
+    // answer (an AMQP ack has none; a Redis one is a batched script call).
+    if (!this.acksLate) {
+      this.delivery.ack().catch((err: unknown) => ctx.logger.error({ err }, `could not ack task ${task.name}[${request.id ?? ''}]; it may run again`));
+    }
     ctx.onStarted(request, task);
     const [hard, soft] = timeLimits(task, request, ctx.app);
     if (hard === null && soft === null) return;

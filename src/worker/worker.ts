@@ -7,14 +7,16 @@
  * acks after it returns, so a worker that dies mid-task leaves the message to be delivered again.
  * Prefetch is `concurrency × prefetchMultiplier`, raised by one for each task waiting for its ETA.
  *
- * Shutdown: `stop()` (first SIGTERM/SIGINT) stops consuming and waits for running tasks; messages
- * prefetched but not started go back to the broker. `stop({ cold: true })` (second signal) stops
- * running tasks and gives everything unacknowledged back at once.
+ * Shutdown: `stop()` (SIGTERM, first Ctrl-C) stops consuming and waits for running tasks; messages
+ * prefetched but not started go back to the broker. `stop({ cold: true })` (second Ctrl-C, SIGQUIT)
+ * aborts running tasks, abandons those still running after `coldShutdownGrace`, and gives
+ * everything unacknowledged back. Signal handling is in `signals.ts`.
  */
 import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
-import type { Consumer, Delivery, QueueSpec } from '../broker/port.js';
-import { ContentDisallowed, ImproperlyConfigured, MessageTooLarge, NotRegistered, TaskRevokedError } from '../errors/index.js';
+import type { Consumer, Delivery, QueueSpec, Transport } from '../broker/port.js';
+import { describeUrl } from '../broker/registry.js';
+import { ContentDisallowed, ImproperlyConfigured, MessageTooLarge, NotRegistered, SecurityError, TaskRevokedError } from '../errors/index.js';
 import { levelEnabled, logSafe, type Logger } from '../logging/logger.js';
 import { decodeTaskMessage, inflateBody, type DecodedTask } from '../protocol/message.js';
 import { AsyncPool, SoloPool } from '../pool/async.js';
@@ -28,12 +30,17 @@ import { deferred, type Deferred } from '../utils/deferred.js';
 import { setLongTimeout, type LongTimeout } from '../utils/long-timeout.js';
 import { expandNodeName } from '../utils/ids.js';
 import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
+import { queueDefinition, queueSpec } from '../app/queues.js';
 import { Beat, type BeatOptions } from '../beat/beat.js';
 import { WorkerMailbox } from '../control/mailbox.js';
 import { WorkerEventDispatcher } from '../events/worker-events.js';
 import { watchEventLoop } from './loop-watch.js';
 import { RateLimiter } from './rate-limit.js';
 import { requestFromMessage } from './request-from-message.js';
+import { connectOnStartup, handleWorkerSignals } from './signals.js';
+import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
+import { Gossip } from './gossip.js';
+import { waitAtMost } from '../utils/time.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -75,8 +82,26 @@ export interface WorkerOptions {
   statedb?: string;
   /** At start, learn revoked ids from the running workers. @defaultValue true, except on memory:// */
   mingle?: boolean;
-  /** Publish monitoring events (`-E`). @defaultValue `worker_send_task_events` */
+  /** Publish task events (`-E`). @defaultValue `worker_send_task_events` */
   sendEvents?: boolean;
+  /** Send worker-heartbeat events every 2 s (off: `--without-heartbeat`). @defaultValue true */
+  heartbeat?: boolean;
+  /** Follow the other workers' events (off: `--without-gossip`); see `gossip.ts`. @defaultValue true, except on memory:// */
+  gossip?: boolean;
+  /**
+   * Grow and shrink the pool with the load (`--autoscale=max,min`): the pool starts with `min`
+   * slots, prefetch is sized for `max`. Not for the solo pool.
+   */
+  autoscale?: AutoscaleOptions;
+  /**
+   * Install Celery's signal handling when started: SIGTERM and the first Ctrl-C stop warm, a second
+   * Ctrl-C or SIGQUIT cold, a third exits at once; once stopped by a signal the app is closed and
+   * the process exits (0 after a warm shutdown, 128 + signal number after a cold one). Pass false
+   * to manage the process yourself. @defaultValue true
+   */
+  handleSignals?: boolean;
+  /** Seconds a cold shutdown lets aborted tasks end before abandoning them. @defaultValue 1 */
+  coldShutdownGrace?: number;
 }
 
 /** The pools a worker can be started with. */
@@ -126,6 +151,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly etaTimers = new Map<string, { timer: LongTimeout; release(): void }>();
   private drained: Deferred<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private cold: Promise<void> | undefined;
+  private readonly coldAsked = deferred<void>();
+  /** Aborts the wait for the broker at startup when the worker is stopped meanwhile. */
+  private readonly startAbort = new AbortController();
+  private readonly coldShutdownGrace: number;
+  private readonly handleSignals: boolean;
+  private removeSignalHandlers: (() => void) | undefined;
   /** Set once a shutdown begins: tasks not started by then are left for the broker. */
   private closing = false;
   private unsubscribeRevoke: (() => void) | undefined;
@@ -137,6 +169,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly beat: Beat | undefined;
   private readonly mailbox: WorkerMailbox | undefined;
   private readonly events: WorkerEventDispatcher | undefined;
+  /** What this worker knows of the others (undefined with `--without-gossip`). */
+  readonly gossip: Gossip | undefined;
+  private readonly autoscaler: Autoscaler | undefined;
+  private readonly maxConcurrency: number | undefined;
   /** Recently finished tasks, to name the one that blocked the loop after it returned. */
   private readonly recentlyFinished: Array<{ active: ActiveTask; finishedAt: number }> = [];
 
@@ -149,17 +185,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.queues = options.queues && options.queues.length > 0 ? [...options.queues] : [app.conf.taskDefaultQueue];
     this.prefetchMultiplier = options.prefetchMultiplier ?? app.conf.workerPrefetchMultiplier;
     this.logger = (options.logger ?? app.logger).child({ component: 'worker' });
-    const concurrency = options.concurrency ?? app.conf.workerConcurrency;
+    const concurrency = options.autoscale ? options.autoscale.min : (options.concurrency ?? app.conf.workerConcurrency);
     const runner = (task: Task, request: Request): Promise<TraceOutcome> =>
       traceTask(task, request, { app: this.app, logger: this.logger, store: true });
     this.pool = this.makePool(options, concurrency, runner);
     this.rateLimiter = new RateLimiter(app.conf.workerDisableRateLimits);
     this.blockedLoopWarning = options.blockedLoopWarning === undefined ? 2 : options.blockedLoopWarning;
+    this.coldShutdownGrace = options.coldShutdownGrace ?? 1;
+    this.handleSignals = options.handleSignals ?? true;
     if (options.beat) this.beat = new Beat(app, { logger: this.logger, ...(options.beat === true ? {} : options.beat) });
+    const clustered = !app.conf.brokerUrl.startsWith('memory:');
     if (options.remoteControl !== false) {
-      this.mailbox = new WorkerMailbox(this, { statedb: options.statedb, mingle: options.mingle ?? !app.conf.brokerUrl.startsWith('memory:') });
+      this.mailbox = new WorkerMailbox(this, { statedb: options.statedb, mingle: options.mingle ?? clustered });
     }
-    if (options.sendEvents ?? app.conf.workerSendTaskEvents) this.events = new WorkerEventDispatcher(this);
+    const taskEvents = options.sendEvents ?? app.conf.workerSendTaskEvents;
+    const heartbeat = options.heartbeat ?? true;
+    if (options.gossip ?? clustered) this.gossip = new Gossip(app, this.hostname, this.logger);
+    if (taskEvents || heartbeat || this.gossip) this.events = new WorkerEventDispatcher(this, { taskEvents, heartbeat });
+    if (options.autoscale) {
+      this.maxConcurrency = options.autoscale.max;
+      this.autoscaler = new Autoscaler(this.pool, () => this.received.size, this.logger, options.autoscale, () => this.consumer?.setPrefetch(this.prefetch));
+    }
     this.execution = {
       app,
       logger: this.logger,
@@ -221,12 +267,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** The prefetch limit: concurrency × multiplier, plus tasks held for their ETA. */
   get prefetch(): number {
     if (this.prefetchMultiplier === 0) return 0;
-    return this.pool.limit * this.prefetchMultiplier + this.etaTimers.size;
+    return (this.maxConcurrency ?? this.pool.limit) * this.prefetchMultiplier + this.etaTimers.size;
   }
 
   /** Connects and starts consuming. Resolves once the worker is consuming. */
   async start(): Promise<void> {
-    const transport = await this.app.getTransport();
+    if (this.handleSignals) this.removeSignalHandlers ??= handleWorkerSignals(this);
+    let transport: Transport;
+    try {
+      transport = await connectOnStartup(this.app, this.logger, this.startAbort.signal);
+    } catch (err) {
+      if (this.closing) return; // stopped while waiting for the broker
+      throw err;
+    }
     for (const name of this.queues) await transport.declareQueue(this.queueSpec(name));
     await this.pool.start();
     this.unsubscribeRevoke = this.app.onRevoke((id, opts) => this.onRevoke(id, opts.terminate ?? false, opts.signal));
@@ -234,13 +287,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.startedAt = Date.now();
     await this.mailbox?.start();
     await this.events?.start();
+    await this.gossip?.start();
+    this.autoscaler?.start();
     this.beat?.start();
     if (this.blockedLoopWarning !== null) {
       this.stopLoopWatch = watchEventLoop({ thresholdMs: this.blockedLoopWarning * 1000, onBlocked: (ms) => this.onLoopBlocked(ms) });
     }
     this.logger.info(
-      `${this.hostname} ready: ${this.pool.kind} pool, concurrency ${this.pool.limit}, queues ${this.queues.join(', ')}, ` +
-        `broker ${transport.driver}, tasks: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
+      `${this.hostname} ready: ${this.pool.kind} pool, concurrency ${this.maxConcurrency !== undefined ? `${this.pool.limit} (autoscale up to ${this.maxConcurrency})` : this.pool.limit}, queues ${this.queues.join(', ')}, ` +
+        `broker ${describeUrl(this.app.conf.brokerUrl)}, results ${this.app.conf.resultBackend === null ? 'disabled' : describeUrl(this.app.conf.resultBackend)}, ` +
+        `tasks: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
     );
     this.emit('worker-ready');
   }
@@ -255,18 +311,43 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * to the broker. Cold: running tasks are stopped and everything unacknowledged goes back.
    */
   stop(options: { cold?: boolean } = {}): Promise<void> {
-    if (options.cold) return this.shutdown(true);
-    this.stopping ??= this.shutdown(false);
+    if (options.cold && !this.cold) {
+      this.cold = this.goCold();
+      this.coldAsked.resolve();
+    }
+    this.stopping ??= this.shutdown();
     return this.stopping;
   }
 
-  private async shutdown(cold: boolean): Promise<void> {
+  /** Whether a cold shutdown was asked for. */
+  get coldShutdown(): boolean {
+    return this.cold !== undefined;
+  }
+
+  /** Aborts running tasks, waits `coldShutdownGrace`, then abandons what still runs. */
+  private async goCold(): Promise<void> {
     this.closing = true;
-    this.logger.info(
-      cold ? `${this.hostname}: cold shutdown` : `${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`,
-    );
+    this.logger.warn(`${this.hostname}: cold shutdown (stopping ${this.active.size} running task(s))`);
+    for (const id of this.active.keys()) this.pool.abort(id, new TaskRevokedError('worker cold shutdown'));
+    if (this.active.size > 0) {
+      this.drained ??= deferred<void>();
+      await waitAtMost(this.drained.promise, this.coldShutdownGrace * 1000);
+    }
+    if (this.active.size > 0) {
+      const names = [...this.active.values()].map((a) => `${a.task.name}[${a.request.id ?? '?'}]`);
+      this.logger.warn(`${this.hostname}: abandoning ${names.length} task(s) still running after ${this.coldShutdownGrace}s: ${names.join(', ')}`);
+    }
+    await this.pool.terminate();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    this.startAbort.abort(new TaskRevokedError('worker stopped'));
+    if (!this.cold) this.logger.info(`${this.hostname}: warm shutdown (waiting for ${this.active.size} running tasks)`);
     this.unsubscribeRevoke?.();
     this.stopLoopWatch?.();
+    this.autoscaler?.stop();
+    await this.gossip?.stop().catch(() => undefined);
     await this.beat?.stop();
     await this.mailbox?.stop().catch((err: unknown) => this.logger.warn(`remote control: ${(err as Error).message}`));
     this.rateLimiter.clear();
@@ -278,16 +359,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.etaTimers.clear();
     const consumer = this.consumer;
     this.consumer = undefined;
-    if (!cold) {
-      await consumer?.cancel();
-      await this.waitForRunning();
-    } else {
-      for (const id of this.active.keys()) this.pool.abort(id, new TaskRevokedError('worker cold shutdown'));
+    await consumer?.cancel();
+    // A cold shutdown, asked for now or while waiting, ends the wait: it empties the pool, then
+    // gives abandoned tasks a moment to record what happened to them.
+    if (!this.cold) await Promise.race([this.waitForRunning(), this.coldAsked.promise]);
+    if (this.cold) {
+      await this.cold;
+      await waitAtMost(this.waitForRunning(), 2000);
     }
     await consumer?.close();
     for (const c of this.retired.splice(0)) await c.close();
     await this.pool.close();
     await this.events?.stop().catch(() => undefined);
+    this.removeSignalHandlers?.();
     this.emit('worker-shutdown');
     this.stopped.resolve();
   }
@@ -301,19 +385,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.resubscribe();
   }
 
-  /** How a consumed queue is declared: its `task_queues` entry, the default queue's settings, or a direct queue of its own name. */
+  /** How a consumed queue is declared (the one queue-definition rule, see `queueDefinition`). */
   private queueSpec(name: string): QueueSpec {
-    const conf = this.app.conf;
-    const def = conf.taskQueues?.find((q) => q.name === name);
-    const isDefault = name === conf.taskDefaultQueue;
-    return {
-      name,
-      exchange: def?.exchange ?? (isDefault ? conf.taskDefaultExchange : name),
-      exchangeType: def?.exchangeType ?? 'direct',
-      routingKey: def?.routingKey ?? (isDefault ? conf.taskDefaultRoutingKey : name),
-      ...(def?.maxPriority !== undefined ? { maxPriority: def.maxPriority } : {}),
-      ...(def?.arguments !== undefined ? { arguments: def.arguments } : {}),
-    };
+    return queueSpec(queueDefinition(this.app.conf, name, true));
   }
 
   /** Stops consuming a queue (remote control `cancel_consumer`); tasks already received finish. */
@@ -365,25 +439,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await Promise.race([this.drained.promise, new Promise((r) => setTimeout(r, timeout * 1000).unref())]);
   }
 
-  /**
-   * Stops on SIGTERM / SIGINT (warm; a second signal is cold). Returns a function that removes
-   * the handlers.
-   */
-  installSignalHandlers(): () => void {
-    let count = 0;
-    const handler = (signal: NodeJS.Signals): void => {
-      count++;
-      this.logger.info(`${signal} received`);
-      void this.stop({ cold: count > 1 });
-    };
-    process.on('SIGTERM', handler);
-    process.on('SIGINT', handler);
-    return () => {
-      process.off('SIGTERM', handler);
-      process.off('SIGINT', handler);
-    };
-  }
-
   private onRevoke(taskId: string, terminate: boolean, signal: NodeJS.Signals | undefined): void {
     if (this.etaTimers.has(taskId)) this.logger.info(`revoked task ${taskId} is waiting for its ETA: it will not run`);
     if (terminate && this.active.has(taskId)) {
@@ -408,8 +463,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const plain = delivery.message.headers['compression'] ? await inflateBody(delivery.message, codecs) : undefined;
       decoded = decodeTaskMessage(delivery.message, codecs, plain);
     } catch (err) {
-      const what = err instanceof ContentDisallowed ? 'refused' : err instanceof MessageTooLarge ? 'oversized' : "can't decode";
-      await this.refuse(delivery, err as Error, `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}`);
+      // A refusal (content type, signature) is a verdict on the sender; either way one line, no stack.
+      const refused = err instanceof ContentDisallowed || err instanceof SecurityError;
+      const what = refused ? 'refused' : err instanceof MessageTooLarge ? 'oversized' : "can't decode";
+      await this.refuse(delivery, err as Error, `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}`, refused ? ', not run' : '');
       return;
     }
     const task = this.app.tasks.get(decoded.task);
@@ -443,8 +500,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Rejects a message that will never run (dropped, or dead-lettered where the queue has a
    * dead-letter exchange) with one log line giving the reason; the stack only at debug level.
    */
-  private async refuse(delivery: Delivery, err: Error, line: string): Promise<void> {
-    this.logger.error(`${logSafe(line)}; message rejected`);
+  private async refuse(delivery: Delivery, err: Error, line: string, tail = ''): Promise<void> {
+    this.logger.error(`${logSafe(line)}; message rejected${tail}`);
     if (levelEnabled(this.logger, 'debug')) this.logger.debug({ err }, `why message ${logSafe(delivery.deliveryTag)} was rejected`);
     this.emit('task-rejected', err, delivery);
     await delivery.reject(false);

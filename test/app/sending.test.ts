@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Celeriac, decodeTaskMessage, ImproperlyConfigured, OperationalError, silentLogger, type Transport } from '../../src/index.js';
+import { Celeriac, decodeTaskMessage, EncodeError, ImproperlyConfigured, OperationalError, silentLogger, type Transport } from '../../src/index.js';
+import { queueDefinition } from '../../src/app/queues.js';
+import type { QueueSpec, Route } from '../../src/broker/port.js';
 import { testApp } from '../helpers/app.js';
 
 async function firstMessage(app: ReturnType<typeof testApp>['app'], queue = 'celery') {
@@ -102,6 +104,62 @@ describe('sending tasks', () => {
     const result = await app.sendTask('tasks.anything', [1]);
     assert.equal((await (await app.getTransport()).size('celery')), 1);
     await assert.rejects(result.get({ timeout: 1 }), OperationalError);
+    await app.close();
+  });
+
+  it("derives the exchange and routing key from taskDefaultQueue, as Celery (unset task_default_exchange / routing key)", async () => {
+    const { app } = testApp({ taskDefaultQueue: 'default' });
+    const transport = await app.getTransport();
+    const declared: QueueSpec[] = [];
+    const published: Route[] = [];
+    const declareQueue = transport.declareQueue.bind(transport);
+    const publish = transport.publish.bind(transport);
+    transport.declareQueue = async (spec) => {
+      declared.push(spec);
+      return declareQueue(spec);
+    };
+    transport.publish = async (message, route) => {
+      published.push(route);
+      return publish(message, route);
+    };
+    const t = app.task(function toDefault() {
+      return 1;
+    }, { name: 'tasks.to_default' });
+    await t.delay();
+    assert.deepEqual(declared, [{ name: 'default', exchange: 'default', exchangeType: 'direct', routingKey: 'default' }]);
+    assert.deepEqual(published, [{ exchange: '', routingKey: 'default' }], 'the default exchange, routing key = the queue');
+    assert.deepEqual([await transport.size('default'), await transport.size('celery')], [1, 0]);
+    assert.deepEqual(queueDefinition(app.conf, 'default', true), declared[0], 'the worker declares the same queue');
+    await app.close();
+  });
+
+  it('keeps an explicit task_default_exchange and task_default_routing_key', () => {
+    const { app } = testApp({ task_default_queue: 'jobs', task_default_exchange: 'work', task_default_routing_key: 'work.jobs' });
+    assert.deepEqual(queueDefinition(app.conf, 'jobs'), { name: 'jobs', exchange: 'work', exchangeType: 'direct', routingKey: 'work.jobs' });
+    const withTable = testApp({ taskQueues: [{ name: 'plain' }] }).app;
+    assert.deepEqual(queueDefinition(withTable.conf, 'plain'), { name: 'plain', exchange: 'celery', exchangeType: 'direct', routingKey: 'plain' });
+  });
+
+  it('refuses arguments JSON cannot carry with EncodeError naming the argument, and sends nothing', async () => {
+    const { app } = testApp();
+    const t = app.task(function takes(_a: unknown, _b?: unknown, _opts?: unknown) {
+      return 1;
+    }, { name: 'tasks.takes', typing: false });
+    await assert.rejects(t.delay(1, new Map([['k', 1]])), (err: unknown) => {
+      assert.ok(err instanceof EncodeError);
+      assert.equal(err.message, "cannot send task 'tasks.takes': args[1] cannot be encoded as json: a Map has no JSON form (convert it, e.g. Object.fromEntries(map))");
+      return true;
+    });
+    await assert.rejects(t.applyAsync([1], { _opts: { onDone: () => 1 } }), /cannot send task 'tasks\.takes': kwargs\._opts\.onDone cannot be encoded as json: a function has no JSON form/);
+    class Point {
+      x = 1;
+    }
+    await assert.rejects(t.delay([new Point()]), /args\[0\]\[0\] cannot be encoded as json: an instance of Point would lose its class/);
+    assert.equal(await (await app.getTransport()).size('celery'), 0);
+    await t.delay(2n ** 64n, -0, { big: 2n ** 70n });
+    const m = await firstMessage(app);
+    assert.deepEqual(m.args, [2n ** 64n, -0, { big: 2n ** 70n }], 'bigints and -0 cross exactly');
+    assert.ok(Object.is(m.args[1], -0));
     await app.close();
   });
 });

@@ -147,7 +147,7 @@ function check(broker: string, o: Outcome, good: number, bad: number, reasons: R
 }
 
 /** A hostile line ends saying what was done with the message. */
-const REFUSED = /; message rejected$|parked in celeriac\.undecodable$/;
+const REFUSED = /; message rejected(, not run)?$|parked in celeriac\.undecodable$/;
 
 async function publishAll(transport: Transport, queue: string, items: ReturnType<typeof mix>, raw?: (text: string) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += 50) {

@@ -86,16 +86,30 @@ describe('celeriac CLI', () => {
   });
 
   it('reports bad input in one line without a stack, and with one under --debug', async () => {
-    const cases: Array<[string[], RegExp]> = [
-      [['call', 'cli.add', ...APP, '-b', 'nonsense'], /bad broker URL 'nonsense'/],
-      [['call', 'cli.add', ...APP, '-b', 'kafka://x'], /unknown broker scheme 'kafka'/],
-      [['call', 'cli.add', '-A', 'test/fixtures/cli-app.ts:notAnApp'], /notAnApp/],
-      [['call', 'cli.add', '--args', '[1,', ...APP, ...urls()], /--args/],
-      [['call', 'cli.add', '-A', 'test/fixtures/missing.ts'], /missing\.ts/],
+    const cases: Array<[string[], RegExp, number]> = [
+      [['call', 'cli.add', ...APP, '-b', 'nonsense'], /bad broker URL 'nonsense'/, 1],
+      [['call', 'cli.add', ...APP, '-b', 'kafka://x'], /unknown broker scheme 'kafka'/, 1],
+      [['call', 'cli.add', '-A', 'test/fixtures/cli-app.ts:notAnApp'], /notAnApp/, 1],
+      [['call', 'cli.add', '-A', 'test/fixtures/missing.ts'], /missing\.ts/, 1],
+      // Usage errors: exit 2, the line names the flag, a hint instead of the whole help.
+      [['call', 'cli.add', '--args', '[1,', ...APP, ...urls()], /option '--args <json>' argument '\[1,' is invalid.*not valid JSON/, 2],
+      [['call', 'cli.add', '--countdown', 'abc', ...APP, ...urls()], /option '--countdown <seconds>' argument 'abc' is invalid. expected a number of seconds/, 2],
+      [['call', 'cli.add', '--args', '{}', ...APP, ...urls()], /--args must be a JSON list/, 2],
+      [['worker', '-c', 'two', ...APP], /option '-c, --concurrency <n>' argument 'two' is invalid/, 2],
+      [['worker', '--autoscale', '3,5', ...APP], /--autoscale <max,min>.*expected max >= min/, 2],
+      [['control', 'rate_limit', ...APP, ...urls()], /control rate_limit takes 2 argument\(s\): celeriac control rate_limit <task_name> <rate_limit>/, 2],
+      [['inspect', 'frob', ...APP, ...urls()], /unknown inspect command 'frob'/, 2],
+      [['purge', ...APP, ...urls()], /stdin is not a terminal: pass -f/, 2],
     ];
-    for (const [args, pattern] of cases) {
+    for (const [args, pattern, code] of cases) {
       const r = await run(args);
-      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.err.join('|')}`);
+      if (code === 2) {
+        assert.ok(r.err.length <= 2, `one line and a hint, not the help: ${r.err.join('\n')}`);
+        assert.match(r.err.join(' '), /add --help for usage/);
+        assert.doesNotMatch(r.err.join('\n'), /Options:/);
+        r.err = [r.err.join(' ')];
+      }
       assert.equal(r.err.length, 1, `one line for ${args.join(' ')}: ${r.err.join('\n')}`);
       assert.match(r.err[0]!, pattern);
       assert.doesNotMatch(r.err[0]!, /\n\s+at /);
@@ -113,12 +127,9 @@ describe('celeriac CLI', () => {
       const ping = await run(['inspect', 'ping', ...APP, ...flags, '-t', '0.5']);
       assert.deepEqual(ping.out, ['->  cli@test: OK', '        pong', '\n1 node online.']);
       const registered = await run(['inspect', 'registered', ...APP, ...flags, '-t', '0.5', '-j']);
-      assert.deepEqual(JSON.parse(registered.out[0]!), { 'cli@test': ['cli.add', 'cli.steps'] });
+      assert.deepEqual(JSON.parse(registered.out[0]!), { 'cli@test': ['cli.add', 'cli.fail', 'cli.steps'] });
       const rate = await run(['control', 'rate_limit', 'cli.add', '5/s', ...APP, ...flags, '-t', '0.5']);
       assert.deepEqual(rate.out, ['->  cli@test: OK', '        new rate limit set successfully']);
-      const bad = await run(['inspect', 'frob', ...APP, ...flags]);
-      assert.equal(bad.code, 1);
-      assert.match(bad.err[0]!, /unknown inspect command 'frob'/);
       const events = run(['events', '--dump', '--duration', '1.5', ...APP, ...flags]);
       await new Promise((r) => setTimeout(r, 400));
       // Sent by a client of its own: in this one process, a second CLI command would load (and
@@ -129,5 +140,48 @@ describe('celeriac CLI', () => {
       const lines = (await events).out.map((l) => JSON.parse(l) as { type: string; hostname: string });
       assert.ok(lines.some((e) => e.type === 'task-succeeded' && e.hostname === 'cli@test'), JSON.stringify(lines));
     }, { sendEvents: true });
+  });
+});
+
+describe('celeriac CLI in scripts', () => {
+  it('exits 69 when no worker answers status or inspect; status -j prints JSON only', async () => {
+    const flags = urls();
+    const status = await run(['status', ...APP, ...flags, '-t', '0.3']);
+    assert.equal(status.code, 69);
+    assert.match(status.err.join('\n'), /No nodes replied/);
+    const json = await run(['status', '-j', ...APP, ...flags, '-t', '0.3']);
+    assert.equal(json.code, 69);
+    assert.deepEqual(json.out, ['{}']);
+    const inspect = await run(['inspect', 'ping', ...APP, ...flags, '-t', '0.3']);
+    assert.equal(inspect.code, 69);
+    await withWorker(flags, async () => {
+      const up = await run(['status', '-j', ...APP, ...flags, '-t', '0.5']);
+      assert.equal(up.code, 0);
+      assert.deepEqual(up.out.map((l) => JSON.parse(l) as unknown), [{ 'cli@test': { ok: 'pong' } }]);
+    });
+  });
+
+  it('call --wait and result --wait exit 1 when the task failed', async () => {
+    const flags = urls();
+    await withWorker(flags, async () => {
+      const call = await run(['call', 'cli.fail', '--args', '["nope"]', '--wait', '--timeout', '10', ...APP, ...flags]);
+      assert.equal(call.code, 1);
+      assert.match(call.err[0]!, /nope/);
+      const sent = await run(['call', 'cli.fail', '--args', '["again"]', ...APP, ...flags]);
+      const result = await run(['result', sent.out[0]!, '--wait', '--timeout', '10', ...APP, ...flags]);
+      assert.equal(result.code, 1);
+      assert.equal((JSON.parse(result.out[0]!) as { state: string }).state, 'FAILURE');
+      const ok = await run(['call', 'cli.add', '--args', '[1, 2]', '--wait', '--timeout', '10', ...APP, ...flags]);
+      assert.equal(ok.code, 0);
+    });
+  });
+
+  it('the progress bar ends at 100% when the task succeeds', async () => {
+    const flags = urls();
+    await withWorker(flags, async () => {
+      const r = await run(['call', 'cli.steps', '--args', '[3]', '--wait', '--timeout', '15', ...APP, ...flags], true);
+      const bars = r.err.filter((l) => l.includes('['));
+      assert.match(bars.at(-1)!, /SUCCESS \[#+\] 100% \(3\/3\)/, r.err.join('|'));
+    });
   });
 });

@@ -56,7 +56,7 @@ export function backendConformance(name: string, harness: () => Promise<BackendH
       const values: unknown[] = [
         42, -1.5, 'text', 'ünïcødé ✓ 中文', true, null, [1, [2, [3]]], { nested: { list: [1, 'a', null], flag: false } },
         'x'.repeat(100_000),
-      ];
+      ].filter((v) => typeof h === 'string' || JSON.stringify(v).length < (h.features.maxValueBytes ?? Infinity));
       for (const [i, value] of values.entries()) {
         const taskId = id(`types-${i}`);
         await backend.storeResult(record(taskId, 'SUCCESS', value, { parent_id: 'p-1', group_id: 'g-1', children: [[['c-1', null], null]] }));
@@ -65,7 +65,7 @@ export function backendConformance(name: string, harness: () => Promise<BackendH
         assert.deepEqual(meta.result, value);
         assert.equal(meta.task_id, taskId);
         assert.equal(typeof meta.date_done, 'string');
-        if (i === 0) {
+        if (i === 0 && (h as BackendHarness).features.keepsLinks !== false) {
           assert.deepEqual(meta.children, [[['c-1', null], null]]);
         }
       }

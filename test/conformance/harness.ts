@@ -34,6 +34,13 @@ export interface BackendHarness {
     chords: boolean;
     /** Records written by one connection are visible to another (false for memory://). */
     sharedAcrossConnections: boolean;
+    /**
+     * Records keep `children`, `parent_id` and `group_id` (false for Celery's SQL tables, which have
+     * no columns for them). @defaultValue true
+     */
+    keepsLinks?: boolean;
+    /** The largest stored value, in bytes, where the store limits it (MySQL `BLOB`). @defaultValue unlimited */
+    maxValueBytes?: number;
   };
   teardown(): Promise<void>;
 }

@@ -25,7 +25,7 @@ export function testApp(options: CeleriacOptions = {}): { app: Celeriac; log: Ca
 
 /** Starts a worker for the duration of `fn`, then stops it and closes the app. */
 export async function withWorker<T>(app: Celeriac, fn: (worker: Worker) => Promise<T>, options: WorkerOptions = {}): Promise<T> {
-  const worker = new Worker(app, { concurrency: 4, ...options });
+  const worker = new Worker(app, { concurrency: 4, handleSignals: false, ...options });
   await worker.start();
   try {
     return await fn(worker);

@@ -17,9 +17,9 @@ export function pythonSkip(modules: string[]): string | false {
   return problem && !servicesRequired ? `Python Celery unavailable (${problem}); apt-get install python3-celery` : false;
 }
 
-/** Starts `python -m celery -A pyapp worker <args>`; resolves once it logs that it is ready. */
-export async function startPythonWorker(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(PYTHON, ['-m', 'celery', '-A', 'pyapp', 'worker', '--pool=solo', '-l', 'info', ...args], {
+/** Starts `python -m celery -A <module> worker <args>`; resolves once it logs that it is ready. */
+export async function startPythonWorker(args: string[], env: NodeJS.ProcessEnv, module = 'pyapp'): Promise<ChildProcess> {
+  const child = spawn(PYTHON, ['-m', 'celery', '-A', module, 'worker', '--pool=solo', '-l', 'info', ...args], {
     env,
     cwd: PY_DIR,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -42,10 +42,14 @@ export async function startPythonWorker(args: string[], env: NodeJS.ProcessEnv):
   return child;
 }
 
-/** Runs `python <args>` in PY_DIR; resolves with its stdout (rejects on a non-zero exit unless `allowFailure`). */
-export function runPython(args: string[], env: NodeJS.ProcessEnv, allowFailure = false): Promise<string> {
+/**
+ * Runs `python <args>` in PY_DIR, with `input` on its stdin when given; resolves with its stdout
+ * (rejects on a non-zero exit unless `allowFailure`).
+ */
+export function runPython(args: string[], env: NodeJS.ProcessEnv, allowFailure = false, input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, args, { env, cwd: PY_DIR });
+    if (input !== undefined) child.stdin.end(input);
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));

@@ -13,6 +13,7 @@ import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { captureLog } from '../helpers/app.js';
 import { lastLine, PY_DIR, PYTHON, pythonSkip, runPython, startPythonWorker } from '../helpers/python.js';
 import { serviceSkip } from '../helpers/services.js';
+import { HttpError } from '../fixtures/errors.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/5';
 const PY_ENV = { ...process.env, PYTHONPATH: PY_DIR, INTEROP_REDIS_URL: REDIS_URL };
@@ -55,6 +56,12 @@ describe('interop with Python Celery over Redis', async () => {
     app.task(function fail(message: string) {
       throw new ValueError(message);
     }, { name: 'js.fail' });
+    app.task(function httpFail(message: string, statusCode: number) {
+      throw new HttpError(message, statusCode);
+    }, { name: 'js.http_fail', throws: [HttpError] });
+    app.task(function echo(...args: unknown[]) {
+      return args;
+    }, { name: 'js.echo' });
     app.task(function when() {
       return Date.now() / 1000;
     }, { name: 'js.when' });
@@ -88,6 +95,29 @@ describe('interop with Python Celery over Redis', async () => {
     const r = await app.sendTask('py.fail', ['bad python']);
     await assert.rejects(r.get({ timeout: 20 }), (err: Error) => err.name === 'ValueError' && err.message === 'bad python');
     assert.equal(await pyClient('call-error', 'js.fail', "['bad js']"), 'ValueError: bad js');
+  });
+
+  it('an error with its own fields: Python reads it as before, celeriac rebuilds the class with the fields', { skip: problem }, async () => {
+    assert.equal(await pyClient('call-error', 'js.http_fail', "['not found', 404]"), 'HttpError: not found');
+    const r = await app.sendTask('js.http_fail', ['gone', 410]);
+    await assert.rejects(r.get({ timeout: 20 }), (err: unknown) => err instanceof HttpError && err.statusCode === 410 && err.message === 'gone');
+    assert.deepEqual((await r.meta()).result, { exc_type: 'HttpError', exc_message: ['gone'], exc_module: 'celeriac', exc_fields: { statusCode: 410 } });
+  });
+
+  it('integers past 2^53 and -0.0 cross exactly both ways', { skip: problem }, async () => {
+    const out = (await runPython(['-m', 'pyapp', 'exact', 'js.echo'], PY_ENV)).trim().split('\n');
+    assert.deepEqual(out.slice(-2), ['[9223372036854775808, 1180591620717411303424, -0.0, -9223372036854775809, 9007199254740993, 1.5, 7]', 'True']);
+    const described = await app.sendTask('py.describe', [2n ** 63n, 2n ** 70n, -0, -(2n ** 63n) - 1n, 2n ** 53n + 1n]);
+    assert.deepEqual(await described.get({ timeout: 20 }), [
+      ['int', '9223372036854775808'],
+      ['int', '1180591620717411303424'],
+      ['float', '-0.0'],
+      ['int', '-9223372036854775809'],
+      ['int', '9007199254740993'],
+    ]);
+    const big = (await (await app.sendTask('py.big')).get({ timeout: 20 })) as unknown[];
+    assert.deepEqual(big, [2n ** 63n, 2n ** 70n, -0, -(2n ** 63n) - 1n]);
+    assert.ok(Object.is(big[2], -0));
   });
 
   it('a chain alternating Python and celeriac tasks completes, from either side', { skip: problem }, async () => {

@@ -11,7 +11,7 @@ import {
   TaskError,
   TimeoutError,
 } from '../../src/errors/index.js';
-import { deserializeError, isSerializedError, serializeError, type SerializedError } from '../../src/protocol/exceptions.js';
+import { deserializeError, ErrorClassRegistry, isSerializedError, serializeError, type SerializedError } from '../../src/protocol/exceptions.js';
 import { fromJson } from '../../src/protocol/json.js';
 
 /** The FAILURE result Python Celery stored for `raise ValueError('boom 1')` (celery-wire.md §2). */
@@ -161,3 +161,75 @@ describe('serializeError: what celeriac stores for Python clients', () => {
     assert.equal(isSerializedError('ValueError'), false);
   });
 });
+
+describe('custom error fields and known classes', () => {
+  class HttpError extends Error {
+    override name = 'HttpError';
+    constructor(
+      message: string,
+      readonly statusCode: number,
+      readonly headers: Record<string, string> = {},
+    ) {
+      super(message);
+    }
+    describe(): string {
+      return `${this.statusCode} ${this.message}`;
+    }
+  }
+
+  it('stores the fields JSON can carry in exc_fields, next to the three keys Celery reads', () => {
+    const err = Object.assign(new HttpError('not found', 404, { 'retry-after': '5' }), { big: 2n ** 64n, onRetry: () => 1, when: undefined });
+    assert.deepEqual(serializeError(err), {
+      exc_type: 'HttpError',
+      exc_message: ['not found'],
+      exc_module: 'celeriac',
+      exc_fields: { statusCode: 404, headers: { 'retry-after': '5' }, big: 2n ** 64n },
+    });
+    assert.equal('exc_fields' in serializeError(new Error('plain')), false, 'an error without fields is stored exactly as before');
+  });
+
+  it('rebuilds a known class with instanceof, its name, message, fields and methods', () => {
+    const classes = new ErrorClassRegistry();
+    classes.register(HttpError);
+    const stored = serializeError(new HttpError('not found', 404));
+    const back = deserializeError(stored, 'Traceback...', classes);
+    assert.ok(back instanceof HttpError);
+    assert.ok(back instanceof Error);
+    assert.equal(back.name, 'HttpError');
+    assert.equal(back.message, 'not found');
+    assert.equal(back.statusCode, 404);
+    assert.equal(back.describe(), '404 not found');
+    assert.match(back.stack ?? '', /^HttpError: not found\n\[remote traceback\]/);
+    assert.deepEqual(serializeError(back), stored, 'and is stored again the same way');
+  });
+
+  it('sets the fields on a RemoteTaskError when the class is unknown, and keeps them onward', () => {
+    const back = deserializeError({ exc_type: 'HttpError', exc_message: ['gone'], exc_module: 'celeriac', exc_fields: { statusCode: 410, code: 'E_GONE' } });
+    assert.ok(back instanceof RemoteTaskError);
+    assert.equal((back as unknown as { statusCode: number }).statusCode, 410);
+    assert.equal(back.code, 'REMOTE_TASK_ERROR', 'its own members are not overwritten');
+    assert.deepEqual(back.excFields, { statusCode: 410, code: 'E_GONE' });
+    assert.deepEqual(serializeError(back).exc_fields, { statusCode: 410, code: 'E_GONE' });
+  });
+
+  it('never lets a stored field reach the prototype or replace name and message', () => {
+    const classes = new ErrorClassRegistry();
+    classes.register(HttpError);
+    const stored = fromJson('{"exc_type": "HttpError", "exc_message": ["x"], "exc_module": "celeriac", "exc_fields": {"__proto__": {"polluted": 1}, "name": "Other", "message": "changed", "statusCode": 500}}') as SerializedError;
+    const back = deserializeError(stored, null, classes);
+    assert.ok(back instanceof HttpError);
+    assert.equal(back.name, 'HttpError');
+    assert.equal(back.message, 'x');
+    assert.equal((back as unknown as { polluted?: number }).polluted, undefined);
+    assert.equal(({} as { polluted?: number }).polluted, undefined);
+  });
+
+  it('matches a class registered for a module only to errors from that module', () => {
+    class PaymentDeclined extends Error {}
+    const classes = new ErrorClassRegistry();
+    classes.register(PaymentDeclined, { module: 'shop.errors' });
+    assert.ok(deserializeError({ exc_type: 'PaymentDeclined', exc_message: ['card'], exc_module: 'shop.errors' }, null, classes) instanceof PaymentDeclined);
+    assert.ok(deserializeError({ exc_type: 'PaymentDeclined', exc_message: ['card'], exc_module: 'other' }, null, classes) instanceof RemoteTaskError);
+  });
+});
+

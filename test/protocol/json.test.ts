@@ -21,7 +21,7 @@ describe('toJson: JS values JSON has no type for', () => {
   });
 
   it('drops undefined object values and writes undefined array items (and a bare undefined) as null', () => {
-    assert.equal(toJson({ a: undefined, b: 1, f: () => 1 }), '{"b":1}');
+    assert.equal(toJson({ a: undefined, b: 1 }), '{"b":1}');
     assert.equal(toJson([1, undefined, 3]), '[1,null,3]');
     assert.equal(toJson(undefined), 'null');
   });
@@ -31,9 +31,49 @@ describe('toJson: JS values JSON has no type for', () => {
     assert.equal(toJson({ x: Number.NaN, s: 'NaN', t: 'Infinity' }), '{"x":NaN,"s":"NaN","t":"Infinity"}');
   });
 
-  it('writes Map as an object, Set as an array, and uses toJSON', () => {
-    assert.equal(toJson(new Map<string, unknown>([['a', 1], ['b', new Set([2, 3])]])), '{"a":1,"b":[2,3]}');
+  it('writes -0 as -0.0, which Python reads as the float -0.0', () => {
+    assert.equal(toJson(-0), '-0.0');
+    assert.equal(toJson({ z: -0, p: 0, list: [-0, 1.5] }), '{"z":-0.0,"p":0,"list":[-0.0,1.5]}');
+  });
+
+  it('uses toJSON, also of class instances, and accepts objects without a prototype', () => {
     assert.equal(toJson({ v: { toJSON: () => ({ sig: 'x' }) } }), '{"v":{"sig":"x"}}');
+    class Money {
+      constructor(readonly cents: number) {}
+      toJSON(): { cents: number } {
+        return { cents: this.cents };
+      }
+    }
+    assert.equal(toJson([new Money(5)]), '[{"cents":5}]');
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
+    assert.equal(toJson(bare), '{"a":1}');
+  });
+
+  it('refuses, naming where, what JSON cannot carry faithfully: Map, Set, functions, symbols, class instances', () => {
+    class Point {
+      constructor(readonly x: number) {}
+      norm(): number {
+        return Math.abs(this.x);
+      }
+    }
+    const cases: Array<[unknown, string, RegExp]> = [
+      [[1, new Map([['a', 1]])], 'value[1]', /a Map has no JSON form \(convert it, e\.g\. Object\.fromEntries\(map\)\)/],
+      [{ tags: new Set(['x']) }, 'value.tags', /a Set has no JSON form/],
+      [{ a: { 'odd key': [() => 1] } }, 'value.a["odd key"][0]', /a function has no JSON form/],
+      [{ f: function named() {} }, 'value.f', /a function has no JSON form/],
+      [[Symbol('s')], 'value[0]', /a symbol has no JSON form/],
+      [{ p: new Point(1) }, 'value.p', /an instance of Point would lose its class and methods/],
+      [[new Error('x')], 'value[0]', /an instance of Error/],
+    ];
+    for (const [value, where, reason] of cases) {
+      assert.throws(() => toJson(value), (err: unknown) => {
+        assert.ok(err instanceof EncodeError, where);
+        assert.ok(err.message.startsWith(`cannot encode ${where} as JSON: `), err.message);
+        assert.match(err.message, reason);
+        return true;
+      });
+      assert.throws(() => new SerializerRegistry().encode(value, 'json'), EncodeError);
+    }
   });
 
   it('refuses circular structures, as EncodeError through the serializer registry', () => {
@@ -72,10 +112,43 @@ describe('fromJson: JSON as Python writes it', () => {
     assert.equal(v.a[1], Number.NEGATIVE_INFINITY);
   });
 
+  it('reads integers past 2^53 exactly, as bigint, and writes them back unchanged', () => {
+    const text = '{"a": 9223372036854775808, "b": 1180591620717411303424, "c": [-9223372036854775809, 9007199254740991, 9007199254740992]}';
+    const v = fromJson(text) as { a: bigint; b: bigint; c: Array<bigint | number> };
+    assert.equal(v.a, 2n ** 63n);
+    assert.equal(v.b, 2n ** 70n);
+    assert.deepEqual(v.c, [-(2n ** 63n) - 1n, 9007199254740991, 2n ** 53n], 'safe integers stay numbers');
+    assert.equal(toJson(v), text.replace(/ /g, ''));
+  });
+
+  it('finds a long integer anywhere: alone, first, last, next to other digits', () => {
+    assert.equal(fromJson('9223372036854775808'), 2n ** 63n);
+    assert.equal(fromJson('-9007199254740993'), -(2n ** 53n) - 1n);
+    assert.deepEqual(fromJson('[18446744073709551616,1]'), [2n ** 64n, 1]);
+    assert.deepEqual(fromJson('[1,22,333,4444,55555,18446744073709551616]'), [1, 22, 333, 4444, 55555, 2n ** 64n]);
+    assert.deepEqual(fromJson('[123456789012345, 1234567890123456]'), [123456789012345, 1234567890123456], '15 and 16 digits below 2^53');
+  });
+
+  it('leaves long digit runs in strings, floats and exponents alone', () => {
+    assert.deepEqual(fromJson('{"s": "12345678901234567890", "q": "say \\"99999999999999999\\"", "f": 12345678901234567890.5, "e": 1234567890123456789e3}'), {
+      s: '12345678901234567890', q: 'say "99999999999999999"', f: 12345678901234567890.5, e: 1234567890123456789e3,
+    });
+    const mixed = fromJson('[NaN, 99999999999999999999, "NaN 99999999999999999999"]') as unknown[];
+    assert.ok(Number.isNaN(mixed[0]));
+    assert.deepEqual(mixed.slice(1), [99999999999999999999n, 'NaN 99999999999999999999']);
+  });
+
+  it('reads -0.0 as -0 and writes it back as -0.0', () => {
+    const v = fromJson('{"z": -0.0}') as { z: number };
+    assert.ok(Object.is(v.z, -0));
+    assert.equal(toJson(v), '{"z":-0.0}');
+  });
+
   it('still rejects invalid JSON', () => {
     assert.throws(() => fromJson('[1, 2'), SyntaxError);
     assert.throws(() => fromJson('[NaN, '), SyntaxError);
     assert.throws(() => fromJson("{'a': 1}"), SyntaxError);
+    assert.throws(() => fromJson('[12345678901234567890, '), SyntaxError);
   });
 
   it('reads kombu 5.3 tagged datetimes and dates as Date (naive = UTC)', () => {

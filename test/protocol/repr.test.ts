@@ -17,6 +17,8 @@ describe('pyRepr: Python\'s repr() of one value', () => {
     assert.equal(pyRepr(Number.POSITIVE_INFINITY), 'inf');
     assert.equal(pyRepr(Number.NEGATIVE_INFINITY), '-inf');
     assert.equal(pyRepr(123456789012345678901234567890n), '123456789012345678901234567890');
+    assert.equal(pyRepr(-0), '-0.0', 'the float -0.0 it travels as');
+    assert.equal(pyRepr(0), '0');
   });
 
   it('quotes strings as Python chooses: single quotes unless the text has \' and no "', () => {

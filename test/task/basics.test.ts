@@ -9,7 +9,7 @@ describe('tasks on the memory broker', () => {
     const add = app.task(function add(x: number, y: number) {
       return x + y;
     });
-    assert.equal(add.name, 'basics.test.add');
+    assert.equal(add.name, 'task.basics.test.add', 'relative to the app root, test/helpers');
     await withWorker(app, async () => {
       const result = await add.delay(2, 3);
       assert.equal(await result.get({ timeout: 5 }), 5);
@@ -46,6 +46,26 @@ describe('tasks on the memory broker', () => {
       const result = await who.delay(7);
       const value = await result.get({ timeout: 5 });
       assert.deepEqual(value, { id: result.id, retries: 0, x: 7, same: true });
+    });
+  });
+
+  it("reads a task's own backend option in get(), asyncResult(id) and chains", async () => {
+    const { app } = testApp();
+    const own = app.task(function ownStore(x: number) {
+      return x * 2;
+    }, { name: 'tasks.own_store', backend: 'memory://own' });
+    const plain = app.task(function plainStore(x: number) {
+      return x + 1;
+    }, { name: 'tasks.plain_store' });
+    await withWorker(app, async () => {
+      const sent = await own.delay(21);
+      assert.equal(await sent.get({ timeout: 2 }), 42);
+      assert.equal(await own.asyncResult(sent.id).get({ timeout: 2 }), 42);
+      assert.equal(await app.asyncResult(sent.id, null, 'tasks.own_store').get({ timeout: 2 }), 42);
+      assert.equal(await app.asyncResult(sent.id).state(), States.PENDING, "not in the app's backend");
+      const last = await chain(plain.s(1), own.s()).applyAsync();
+      assert.equal(await last.get({ timeout: 2 }), 4);
+      assert.equal(await last.parent?.get({ timeout: 2 }), 2);
     });
   });
 });

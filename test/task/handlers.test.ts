@@ -98,7 +98,22 @@ describe('the task logger', () => {
       const info = log.grep('Adding 5');
       assert.equal(info.length, 1);
       assert.match(info[0]!, new RegExp(`INFO/tasks\\] tasks\\.chatty\\[${r.id}\\]: Adding 5`));
-      assert.match(log.grep('careful')[0]!, new RegExp(`WARN/tasks\\] tasks\\.chatty\\[${r.id}\\]: careful extra=1`));
+      assert.match(log.grep('careful')[0]!, new RegExp(`WARNING/tasks\\] tasks\\.chatty\\[${r.id}\\]: careful extra=1`));
+    });
+  });
+
+  it('gives each task its own logger with Task.getLogger(), named after the task', async () => {
+    const { app, log } = testApp();
+    const t = app.task(function logsItself(self: Task, x: number) {
+      self.getLogger().info(`working on ${x}`);
+      self.getLogger({ step: 2 }).debug('second step');
+      return x;
+    }, { name: 'tasks.logs_itself', bind: true });
+    await withWorker(app, async () => {
+      const r = await t.delay(3);
+      await r.get({ timeout: 5 });
+      assert.match(log.grep('working on 3')[0] ?? '', new RegExp(`INFO/tasks\\.logs_itself\\] tasks\\.logs_itself\\[${r.id}\\]: working on 3`));
+      assert.match(log.grep('second step')[0] ?? '', /step=2/);
     });
   });
 });

@@ -40,6 +40,20 @@ describe('retries', () => {
     });
   });
 
+  it('retries forever with maxRetries: null on the task (not the default 3)', async () => {
+    const { app } = testApp();
+    let attempts = 0;
+    const t = app.task(async function stubborn(self: Task) {
+      attempts++;
+      if (self.request.retries < 5) return self.retry({ exc: new Error('again'), countdown: 0 });
+      return self.request.retries;
+    }, { name: 'tasks.stubborn', bind: true, maxRetries: null });
+    await withWorker(app, async () => {
+      assert.equal(await (await t.delay()).get({ timeout: 5 }), 5);
+      assert.equal(attempts, 6);
+    });
+  });
+
   it('records state RETRY between attempts', async () => {
     const { app } = testApp();
     const t = app.task(async function later(self: Task) {

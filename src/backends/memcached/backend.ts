@@ -10,6 +10,7 @@ import { redactUrl } from '../../broker/registry.js';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
 import { KeyValueBackend, keyTtl, type KeyValueStore } from '../base.js';
 import type { BackendOptions } from '../port.js';
+import { loadOptional } from '../../utils/optional.js';
 
 /** Memcached reads expiries over 30 days as a unix time: cap relative ones there. */
 const MAX_RELATIVE_TTL = 30 * 24 * 3600;
@@ -34,12 +35,7 @@ class MemcachedStore implements KeyValueStore {
   async connect(): Promise<void> {
     if (this.client) return;
     const servers = memcachedServers(this.url);
-    let memjs: typeof import('memjs');
-    try {
-      memjs = await import('memjs');
-    } catch (err) {
-      throw new ImproperlyConfigured(`the memcached backend needs the memjs package: npm install memjs (${(err as Error).message})`);
-    }
+    const memjs = await loadOptional('memjs', 'cache+memcached://', () => import('memjs'));
     const client = memjs.Client.create(servers, { retries: 1, timeout: 2, conntimeout: 2, logger: { log: () => undefined } });
     try {
       await client.get('celeriac-connect-check');

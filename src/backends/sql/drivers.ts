@@ -11,6 +11,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { redactUrl } from '../../broker/registry.js';
 import { openDatabase, sqlitePath } from '../../broker/sqlite/store.js';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
+import { loadOptional } from '../../utils/optional.js';
 
 /** The SQL flavours. */
 export type Dialect = 'sqlite' | 'postgresql' | 'mysql';
@@ -40,14 +41,6 @@ export function parseDatabaseUrl(url: string): { dialect: Dialect; clientUrl: st
   if (name === 'postgresql' || name === 'postgres') return { dialect: 'postgresql', clientUrl: `postgresql://${rest}` };
   if (name === 'mysql' || name === 'mariadb') return { dialect: 'mysql', clientUrl: `mysql://${rest}` };
   throw new ImproperlyConfigured(`unsupported database '${name}' in '${redactUrl(url)}' (supported: sqlite, postgresql, mysql)`);
-}
-
-async function load<T>(pkg: string, importer: () => Promise<T>): Promise<T> {
-  try {
-    return await importer();
-  } catch (err) {
-    throw new ImproperlyConfigured(`the database result backend needs the ${pkg} package: npm install ${pkg} (${(err as Error).message})`);
-  }
 }
 
 async function sqliteDriver(clientUrl: string): Promise<SqlDriver> {
@@ -86,7 +79,7 @@ export function numberedPlaceholders(sql: string): string {
 }
 
 async function postgresDriver(clientUrl: string): Promise<SqlDriver> {
-  const pg = await load('pg', async () => (await import('pg')).default);
+  const pg = await loadOptional('pg', 'db+postgresql://', async () => (await import('pg')).default);
   const pool = new pg.Pool({ connectionString: clientUrl, max: 4 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
@@ -105,7 +98,7 @@ async function postgresDriver(clientUrl: string): Promise<SqlDriver> {
 }
 
 async function mysqlDriver(clientUrl: string): Promise<SqlDriver> {
-  const mysql = await load('mysql2', () => import('mysql2/promise'));
+  const mysql = await loadOptional('mysql2', 'db+mysql://', () => import('mysql2/promise'));
   const pool = mysql.createPool({ uri: clientUrl, connectionLimit: 4, dateStrings: false, timezone: 'Z' });
   // Celery's advice for MySQL: READ COMMITTED, so a poller sees a result committed after its
   // first read (REPEATABLE READ would keep showing it the old snapshot inside a transaction).

@@ -22,6 +22,7 @@ import type { ConsumeOptions, Consumer, Delivery, DeliveryHandler, ExchangeOptio
 import { numberOption } from '../options.js';
 import { redactUrl } from '../registry.js';
 import { guardHeaderDecoding, UNDECODABLE_HEADERS } from './header-guard.js';
+import { loadOptional } from '../../utils/optional.js';
 
 /** The URL amqplib understands (`pyamqp://` is Celery's name for the same thing). */
 export function amqpUrl(url: string): string {
@@ -167,12 +168,7 @@ export class AmqpTransport implements Transport {
   }
 
   private async open(): Promise<void> {
-    let amqp: typeof import('amqplib');
-    try {
-      amqp = await import('amqplib');
-    } catch (err) {
-      throw new ImproperlyConfigured(`the AMQP driver needs the amqplib package: npm install amqplib (${(err as Error).message})`);
-    }
+    const amqp = await loadOptional('amqplib', 'amqp://', () => import('amqplib'));
     let conn: ChannelModel;
     try {
       const url = /[?&]heartbeat=/.test(this.url) ? this.url : `${this.url}${this.url.includes('?') ? '&' : '?'}heartbeat=${this.heartbeat}`;

@@ -37,12 +37,17 @@ function renewer(): Promise<LeaseRenewer> {
   return loading;
 }
 
-try {
-  if (data.eager) await renewer();
-  send({ op: 'ready' });
-} catch (err) {
-  send({ op: 'error', message: message(err) });
-  process.exit(1);
+/** Reports ready (after connecting, if eager), then takes messages. No top-level await: the CommonJS build runs this too. */
+async function start(): Promise<void> {
+  try {
+    if (data.eager) await renewer();
+    send({ op: 'ready' });
+  } catch (err) {
+    send({ op: 'error', message: message(err) });
+    process.exit(1);
+  }
+  timer = setInterval(() => void renew(), data.intervalMs);
+  port.on('message', apply);
 }
 
 let running = false;
@@ -61,7 +66,7 @@ async function renew(): Promise<void> {
   }
 }
 
-const timer = setInterval(() => void renew(), data.intervalMs);
+let timer: NodeJS.Timeout | undefined;
 
 function apply(msg: ToLeaseThread): void {
   switch (msg.op) {
@@ -87,4 +92,4 @@ function apply(msg: ToLeaseThread): void {
   }
 }
 
-port.on('message', apply);
+void start();

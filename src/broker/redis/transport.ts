@@ -50,6 +50,7 @@ import {
   UNACKED_MUTEX_KEY,
 } from './envelope.js';
 import { ACK_SCRIPT, PUBLISH_DIRECT_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
+import { loadOptional } from '../../utils/optional.js';
 
 /**
  * @internal Calls a Lua script registered on `client` with `defineCommand` under `name` (without
@@ -80,12 +81,7 @@ export function redisDb(url: string): number {
 /** Opens an ioredis client for a URL; fails with OperationalError past `timeoutMs`. */
 export async function connectRedis(url: string, timeoutMs: number): Promise<RedisClient> {
   redisDb(url);
-  let Redis: typeof import('ioredis').Redis;
-  try {
-    Redis = (await import('ioredis')).Redis;
-  } catch (err) {
-    throw new ImproperlyConfigured(`the Redis driver needs the ioredis package: npm install ioredis (${(err as Error).message})`);
-  }
+  const { Redis } = await loadOptional('ioredis', 'redis://', () => import('ioredis'));
   const target = redisUrlOptions(url);
   const client = new Redis(target.url, {
     lazyConnect: true,

@@ -18,6 +18,7 @@ import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import type { ExchangeType, Route } from '../port.js';
 import { matchBindings, type Binding } from '../virtual/exchange.js';
+import { loadOptional } from '../../utils/optional.js';
 
 /** The file used by `sqlite://` with no path. */
 export const DEFAULT_SQLITE_FILE = 'celeriac.sqlite';
@@ -36,12 +37,7 @@ export function sqlitePath(url: string): string {
 
 /** Opens a database file with the settings every celeriac connection uses. */
 export async function openDatabase(path: string, busyTimeoutMs = 10_000): Promise<BetterSqlite3.Database> {
-  let Database: typeof BetterSqlite3;
-  try {
-    Database = (await import('better-sqlite3')).default;
-  } catch (err) {
-    throw new ImproperlyConfigured(`the SQLite driver needs the better-sqlite3 package: npm install better-sqlite3 (${(err as Error).message})`);
-  }
+  const Database: typeof BetterSqlite3 = (await loadOptional('better-sqlite3', 'sqlite://', () => import('better-sqlite3'))).default;
   try {
     const db = new Database(path, { timeout: busyTimeoutMs });
     db.pragma('journal_mode = WAL');

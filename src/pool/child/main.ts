@@ -110,6 +110,13 @@ let childName = 'PoolWorker';
 const controllers = new Map<string, AbortController>();
 const queue: Array<Extract<ToChild, { type: 'run' }>> = [];
 let busy = false;
+/** The worker that forked this child (a thread's parent cannot die without it). */
+const PARENT_PID = process.ppid;
+
+/** Whether this forked child's worker is gone (then it must start nothing more: see `drain`). */
+function orphaned(): boolean {
+  return !parentPort && (process.ppid !== PARENT_PID || !process.connected);
+}
 
 async function init(msg: Extract<ToChild, { type: 'init' }>): Promise<void> {
   logLevel = msg.logLevel;
@@ -135,6 +142,9 @@ async function drain(): Promise<void> {
   const logger = createLogger({ level: parseLogLevel(logLevel) }).child({ component: childName });
   try {
     for (let msg = queue.shift(); msg; msg = queue.shift()) {
+      // A killed worker never acked the tasks queued here; they go to another worker. Starting
+      // one before 'disconnect' arrives would run it twice.
+      if (orphaned()) process.exit(0);
       const controller = new AbortController();
       const request = new Request({ ...msg.request, signal: controller.signal });
       controllers.set(request.id ?? '', controller);

@@ -88,7 +88,7 @@ function startThread(): Thread {
 /** A pool of child processes or threads. */
 export class ChildPool implements Pool {
   readonly kind: string;
-  readonly limit: number;
+  private size: number;
   private readonly children: Child[] = [];
   private readonly queue: Job[] = [];
   private seq = 0;
@@ -98,7 +98,48 @@ export class ChildPool implements Pool {
   constructor(private readonly options: ChildPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError(`pool size must be a positive integer, got ${options.size}`);
     this.kind = options.kind;
-    this.limit = options.size;
+    this.size = options.size;
+  }
+
+  /** Children the pool keeps (changed by {@link resize}). */
+  get limit(): number {
+    return this.size;
+  }
+
+  /**
+   * Grows or shrinks the pool (`--autoscale`, remote control `pool_grow` / `pool_shrink`). New
+   * children start at once; children beyond `size` finish what they hold, then exit, idle ones first.
+   */
+  resize(size: number): void {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`pool size must be a positive integer, got ${size}`);
+    this.size = size;
+    if (this.closing) return;
+    const live = this.children.filter((c) => !c.retiring && !c.exited);
+    if (live.length < size) {
+      let next = Math.max(0, ...this.children.map((c) => c.index));
+      for (let i = live.length; i < size; i++) this.spawn(++next);
+    } else {
+      const extra = [...live].sort((a, b) => a.jobs.length - b.jobs.length).slice(0, live.length - size);
+      for (const child of extra) {
+        child.retiring = true;
+        this.shutdownWhenIdle(child);
+      }
+    }
+    this.dispatch();
+  }
+
+  /** Asks `child` to exit once it holds no job. */
+  private shutdownWhenIdle(child: Child): void {
+    if (child.jobs.length === 0) {
+      child.handle.send({ type: 'shutdown' });
+      return;
+    }
+    const waitIdle = setInterval(() => {
+      if (child.jobs.length === 0 || child.exited) {
+        clearInterval(waitIdle);
+        if (!child.exited) child.handle.send({ type: 'shutdown' });
+      }
+    }, 10);
   }
 
   get active(): number {
@@ -292,15 +333,7 @@ export class ChildPool implements Pool {
     child.retiring = true;
     this.options.logger.info(`replacing pool child ${child.index} (${why})`);
     this.spawn(child.index);
-    if (child.jobs.length === 0) child.handle.send({ type: 'shutdown' });
-    else {
-      const waitIdle = setInterval(() => {
-        if (child.jobs.length === 0 || child.exited) {
-          clearInterval(waitIdle);
-          child.handle.send({ type: 'shutdown' });
-        }
-      }, 10);
-    }
+    this.shutdownWhenIdle(child);
   }
 
   private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
@@ -363,6 +396,35 @@ export class ChildPool implements Pool {
     if (this.queue.length === 0 && this.children.every((c) => c.jobs.length === 0)) return Promise.resolve();
     this.idle ??= deferred<void>();
     return this.idle.promise;
+  }
+
+  async terminate(): Promise<void> {
+    this.closing = true;
+    for (const entry of this.queue.splice(0)) entry.result.resolve({ kind: 'skipped' });
+    const exits: Array<Promise<void>> = [];
+    for (const child of [...this.children]) {
+      const jobs = child.jobs;
+      child.jobs = [];
+      for (const entry of jobs) entry.result.resolve(entry.accepted ? { kind: 'abandoned' } : { kind: 'skipped' });
+      if (child.exited) continue;
+      exits.push(this.exited(child, 2000));
+      child.handle.kill('SIGKILL');
+    }
+    await Promise.all(exits);
+    this.checkIdle();
+  }
+
+  /** Resolves when `child` has exited, or after `ms`. */
+  private exited(child: Child, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const started = Date.now();
+      const check = setInterval(() => {
+        if (child.exited || Date.now() - started > ms) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
   }
 
   async close(): Promise<void> {
