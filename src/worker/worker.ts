@@ -463,10 +463,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const plain = delivery.message.headers['compression'] ? await inflateBody(delivery.message, codecs) : undefined;
       decoded = decodeTaskMessage(delivery.message, codecs, plain);
     } catch (err) {
-      // A refusal (content type, signature) is a verdict on the sender; either way one line, no stack.
       const refused = err instanceof ContentDisallowed || err instanceof SecurityError;
       const what = refused ? 'refused' : err instanceof MessageTooLarge ? 'oversized' : "can't decode";
-      await this.refuse(delivery, err as Error, `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}`, refused ? ', not run' : '');
+      await this.refuse(delivery, err as Error, `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}`, refused);
       return;
     }
     const task = this.app.tasks.get(decoded.task);
@@ -500,9 +499,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Rejects a message that will never run (dropped, or dead-lettered where the queue has a
    * dead-letter exchange) with one log line giving the reason; the stack only at debug level.
    */
-  private async refuse(delivery: Delivery, err: Error, line: string, tail = ''): Promise<void> {
-    this.logger.error(`${logSafe(line)}; message rejected${tail}`);
-    if (levelEnabled(this.logger, 'debug')) this.logger.debug({ err }, `why message ${logSafe(delivery.deliveryTag)} was rejected`);
+  private async refuse(delivery: Delivery, err: Error, line: string, refusal = false): Promise<void> {
+    // A refusal (content type, signature) is a verdict on the sender, not a fault here: no stack.
+    this.logger.error(`${logSafe(line)}; message rejected${refusal ? ', not run' : ''}`);
+    if (!refusal && levelEnabled(this.logger, 'debug')) this.logger.debug({ err }, `why message ${logSafe(delivery.deliveryTag)} was rejected`);
     this.emit('task-rejected', err, delivery);
     await delivery.reject(false);
   }
