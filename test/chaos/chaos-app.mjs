@@ -2,7 +2,7 @@
 // Every run of `chaos.good` appends its tag to $CHAOS_RUNLOG, a durable per-task run log.
 import { appendFileSync } from 'node:fs';
 
-const { Celeriac } = await import(new URL('../../dist/index.js', import.meta.url).href);
+const { Celeriac } = await import(new URL('../../dist/esm/index.js', import.meta.url).href);
 const queue = process.env.CHAOS_QUEUE;
 const dlq = process.env.CHAOS_DLQ;
 

@@ -52,7 +52,7 @@ function rssMb(pid: number): number {
 
 /** dist/ missing, or older than a source file: the worker would not run the code under test. */
 function distStale(): boolean {
-  if (!existsSync(join(root, 'dist/cli/main.js'))) return true;
+  if (!existsSync(join(root, 'dist/esm/cli/main.js'))) return true;
   const newest = (dir: string): number =>
     Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
   return newest(join(root, 'src')) > newest(join(root, 'dist'));
@@ -165,7 +165,7 @@ describe('hostile messages mixed with good tasks, CLI worker from dist/', { conc
 
   before(async () => {
     if (distStale()) {
-      const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, encoding: 'utf8' });
       assert.equal(r.status, 0, `building dist/ failed: ${r.stdout}${r.stderr}`);
     }
     classes = await hostileClasses(FULL ? { bomb: 1024 * 1024 * 1024 } : {});
