@@ -48,6 +48,7 @@ export {
   AlreadyRegistered,
   OperationalError,
   DecodeError,
+  MessageTooLarge,
   EncodeError,
   ContentDisallowed,
   TimeoutError,

@@ -6,7 +6,7 @@ it('exports exactly the curated public API', () => {
   assert.deepEqual(Object.keys(celeriac).sort(), [
     'AlreadyRegistered', 'AsyncResult', 'Beat', 'Celeriac', 'CeleriacError', 'Chain', 'Chord', 'ChordError', 'Chunks', 'ClusterState', 'CompressionRegistry',
     'ContentDisallowed', 'Control', 'Crontab', 'DecodeError', 'EXCEPTION_STATES', 'EagerResult', 'EncodeError', 'ErrorClassRegistry', 'EventDispatcher', 'EventReceiver', 'Group', 'GroupResult', 'Ignore', 'ImproperlyConfigured', 'Inspect', 'IntervalSchedule',
-    'KeyValueBackend', 'MaxRetriesExceededError', 'MemoryBackend', 'MemoryTransport', 'NotRegistered', 'OperationalError',
+    'KeyValueBackend', 'MaxRetriesExceededError', 'MemoryBackend', 'MemoryTransport', 'MessageTooLarge', 'NotRegistered', 'OperationalError',
     'PROPAGATE_STATES', 'READY_STATES', 'Reject', 'RemoteTaskError', 'Request', 'Retry', 'RuntimeTaskError', 'SecurityError',
     'SerializerRegistry', 'Signature', 'SoftTimeLimitExceeded', 'States', 'Task', 'TaskError', 'TaskRegistry',
     'TaskRevokedError', 'TimeLimitExceeded', 'TimeoutError', 'TokenBucket', 'UNREADY_STATES', 'Worker', 'WorkerLostError',

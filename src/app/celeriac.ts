@@ -154,7 +154,12 @@ export class Celeriac implements CanvasApp, ResultContext {
 
   /** Serializers, compression and `accept_content`, as the protocol layer needs them. */
   get codecs(): Codecs {
-    return { serializers: this.serializers, compression: this.compression, accept: this.conf.acceptContent };
+    return {
+      serializers: this.serializers,
+      compression: this.compression,
+      accept: this.conf.acceptContent,
+      messageMaxBytes: this.conf.messageMaxBytes,
+    };
   }
 
   /**
@@ -415,7 +420,7 @@ export class Celeriac implements CanvasApp, ResultContext {
   /** The broker connection (created and connected on first use). */
   getTransport(): Promise<Transport> {
     this.transportPromise ??= (async () => {
-      const transport = await this.transports.create(this.conf.brokerUrl, this.conf.brokerTransportOptions, this.logger);
+      const transport = await this.transports.create(this.conf.brokerUrl, this.conf.brokerTransportOptions, this.logger, this.conf.messageMaxBytes);
       await transport.connect();
       return transport;
     })();

@@ -124,6 +124,12 @@ export interface TransportOptions {
   transportOptions: Record<string, unknown>;
   /** Where the driver logs (reconnects, lease trouble). @defaultValue silent */
   logger?: Logger;
+  /**
+   * Largest message body a consumer takes (the app's `messageMaxBytes`). Drivers that can see a
+   * message's size before reading it whole (SQLite, Redis) reject bigger ones there, with one log
+   * line, so they never take the memory; others leave the check to the worker. @defaultValue no limit
+   */
+  messageMaxBytes?: number;
 }
 
 /** Creates a driver for a URL. */

@@ -33,7 +33,7 @@ export class TransportRegistry {
   }
 
   /** Creates the driver for a URL. */
-  async create(url: string, transportOptions: Record<string, unknown> = {}, logger?: Logger): Promise<Transport> {
+  async create(url: string, transportOptions: Record<string, unknown> = {}, logger?: Logger, messageMaxBytes?: number): Promise<Transport> {
     const scheme = schemeOf(url, 'broker');
     const factory = this.factories.get(scheme);
     if (!factory) {
@@ -41,7 +41,7 @@ export class TransportRegistry {
         `unknown broker scheme '${scheme}' in '${redactUrl(url)}' (known: ${this.schemes().join(', ')})`,
       );
     }
-    const options: TransportOptions = { url, transportOptions, ...(logger ? { logger } : {}) };
+    const options: TransportOptions = { url, transportOptions, ...(logger ? { logger } : {}), ...(messageMaxBytes ? { messageMaxBytes } : {}) };
     return factory(options);
   }
 }

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { Schedule } from '../beat/schedules.js';
 import { ImproperlyConfigured } from '../errors/index.js';
+import { DEFAULT_MESSAGE_MAX_BYTES } from '../protocol/message.js';
 import { censor } from './redact.js';
 
 /** A periodic task (`beat_schedule` entry). */
@@ -84,6 +85,14 @@ export interface Settings {
   acceptContent: string[];
   /** @defaultValue null (no compression) */
   taskCompression: string | null;
+  /**
+   * Largest task message body a worker takes, in bytes, as received and once decompressed
+   * (`message_max_bytes`): a bigger one, or a compression bomb, is rejected with one log line
+   * (dead-lettered where the queue has a dead-letter exchange) and never parsed. 16 MiB: far above
+   * any sane task message, while a worker fed only oversized ones stays within a few hundred MB.
+   * @defaultValue 16777216 (16 MiB)
+   */
+  messageMaxBytes: number;
   /**
    * Serializer of monitoring events (`'auth'` signs them once `setupSecurity()` ran); receivers
    * accept it and JSON, as Celery's do. @defaultValue `'json'`
@@ -200,6 +209,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     taskSerializer: 'json',
     acceptContent: ['json'],
     taskCompression: null,
+    messageMaxBytes: DEFAULT_MESSAGE_MAX_BYTES,
     eventSerializer: 'json',
     securityKey: null,
     securityCertificate: null,
@@ -324,8 +334,15 @@ function validate(s: Settings): void {
     }
   };
   positiveInt('workerConcurrency');
+  positiveInt('messageMaxBytes');
   if (!Number.isInteger(s.workerPrefetchMultiplier) || s.workerPrefetchMultiplier < 0) {
     throw new ImproperlyConfigured(`setting 'workerPrefetchMultiplier' must be an integer >= 0`);
+  }
+  for (const name of ['taskTimeLimit', 'taskSoftTimeLimit'] as const) {
+    const v = s[name];
+    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      throw new ImproperlyConfigured(`setting '${name}' must be null or seconds >= 0, got ${JSON.stringify(v)}`);
+    }
   }
   if (s.logFormat !== 'text' && s.logFormat !== 'json') {
     throw new ImproperlyConfigured(`setting 'logFormat' must be 'text' or 'json', got ${JSON.stringify(s.logFormat)}`);

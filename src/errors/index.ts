@@ -55,6 +55,14 @@ export class DecodeError extends CeleriacError {
   override readonly code: string = 'DECODE_ERROR';
 }
 
+/**
+ * A message larger than `messageMaxBytes`, as received or once decompressed. The worker rejects it
+ * without parsing it (dead-lettered where the queue has a dead-letter exchange).
+ */
+export class MessageTooLarge extends DecodeError {
+  override readonly code: string = 'MESSAGE_TOO_LARGE';
+}
+
 /** Options of an {@link EncodeError}. */
 export interface EncodeErrorOptions extends CeleriacErrorOptions {
   /** Keys and indexes from the top of the value down to the part that cannot be encoded. */
@@ -268,6 +276,7 @@ export const CELERIAC_ERROR_CLASSES: ReadonlyMap<string, new (message?: string) 
   ['CeleriacError', CeleriacError],
   ['RuntimeTaskError', RuntimeTaskError],
   ['DecodeError', DecodeError],
+  ['MessageTooLarge', MessageTooLarge],
   ['EncodeError', EncodeError],
   ['ContentDisallowed', ContentDisallowed],
   ['AlreadyRegistered', AlreadyRegistered],

@@ -158,6 +158,16 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   return logger;
 }
 
+/**
+ * Text from outside (a message's fields, a parser's complaint about them) made fit for one log
+ * line: control characters (newlines included) become spaces, and it is cut to `max` characters.
+ */
+export function logSafe(text: string, max = 500): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
+}
+
 const fileSinks = new Map<string, LogSink>();
 
 /**

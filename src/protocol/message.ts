@@ -6,7 +6,7 @@
  * reply_to, delivery_mode, priority) and a body `[args, kwargs, embed]` where embed carries
  * `callbacks`, `errbacks`, `chain` and `chord` as signature dicts.
  */
-import { DecodeError, EncodeError } from '../errors/index.js';
+import { DecodeError, EncodeError, MessageTooLarge } from '../errors/index.js';
 import { parseIso, toPythonIso } from '../utils/time.js';
 import type { CompressionRegistry } from './compression.js';
 import { formatPath } from './json.js';
@@ -84,11 +84,21 @@ export interface TaskMessageFields {
   compression?: string | null;
 }
 
+/**
+ * Largest message body taken, as received and once decompressed (16 MiB). A JSON body takes several
+ * times its size once parsed, and a worker decodes up to its prefetch window at once: 16 MiB keeps a
+ * worker fed only oversized messages within a few hundred MB, while far above any sane task message
+ * (Celery's docs advise passing references, not data).
+ */
+export const DEFAULT_MESSAGE_MAX_BYTES = 16 * 1024 * 1024;
+
 /** Codecs an encode/decode needs: the app's registries and `accept_content`. */
 export interface Codecs {
   serializers: SerializerRegistry;
   compression: CompressionRegistry;
   accept: readonly string[];
+  /** Largest body, raw and decompressed (`messageMaxBytes`). @defaultValue {@link DEFAULT_MESSAGE_MAX_BYTES} */
+  messageMaxBytes?: number;
 }
 
 const BODY_PARTS = ['args', 'kwargs', 'options'] as const;
@@ -205,26 +215,88 @@ function sigList(v: unknown, field: string): SignatureDict[] | null {
   return v as SignatureDict[];
 }
 
+/**
+ * `timelimit` as the wire has it: absent/null, or `[hard, soft]` where each is null or a
+ * non-negative finite number of seconds. Anything else is refused, not read as "no limit".
+ */
 function toTimelimit(v: unknown): [number | null, number | null] {
-  if (!Array.isArray(v)) return [null, null];
-  const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
-  return [num(v[0]), num(v[1])];
+  if (v === null || v === undefined) return [null, null];
+  const limit = (x: unknown): x is number | null | undefined =>
+    x === null || x === undefined || (typeof x === 'number' && Number.isFinite(x) && x >= 0);
+  if (!Array.isArray(v) || v.length > 2 || !limit(v[0]) || !limit(v[1])) {
+    throw new DecodeError(`task message field 'timelimit' must be [hard, soft] with each null or seconds >= 0, got ${shortRepr(v)}`);
+  }
+  return [v[0] ?? null, v[1] ?? null];
 }
 
-function decodeBody(message: TransportMessage, codecs: Codecs): unknown {
-  let body = message.body;
-  const compression = message.headers['compression'];
-  if (typeof compression === 'string' && compression) body = codecs.compression.decompress(body, compression);
+function toRetries(v: unknown): number {
+  if (v === null || v === undefined) return 0;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new DecodeError(`task message field 'retries' must be an integer >= 0, got ${shortRepr(v)}`);
+  }
+  return v;
+}
+
+/** A value for an error line: JSON cut to 60 characters. */
+function shortRepr(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = typeof v;
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function maxBytes(codecs: Codecs): number {
+  return codecs.messageMaxBytes ?? DEFAULT_MESSAGE_MAX_BYTES;
+}
+
+function checkSize(message: TransportMessage, max: number): void {
+  if (message.body.length > max) {
+    throw new MessageTooLarge(`message body of ${message.body.length} bytes is larger than ${max} (messageMaxBytes)`);
+  }
+}
+
+function compressionOf(message: TransportMessage): string | null {
+  const c = message.headers['compression'];
+  if (c === null || c === undefined || c === '') return null;
+  if (typeof c !== 'string') throw new DecodeError(`message header 'compression' must be a string, got ${shortRepr(c)}`);
+  return c;
+}
+
+function decodeBody(message: TransportMessage, codecs: Codecs, plain?: Buffer): unknown {
+  let body = plain;
+  if (body === undefined) {
+    const max = maxBytes(codecs);
+    checkSize(message, max);
+    const compression = compressionOf(message);
+    body = compression ? codecs.compression.decompress(message.body, compression, max) : message.body;
+  }
   return codecs.serializers.decode(body, message.contentType, codecs.accept);
 }
 
 /**
- * Decodes a task message of protocol v2 (headers carry `task`) or v1 (the body is a dict with
- * `task`, `id`, `args`, ...). Throws {@link DecodeError} naming what is wrong, or
- * `ContentDisallowed` for a content type outside `accept_content`.
+ * The body of a compressed message, decompressed off the event loop and no larger than
+ * `messageMaxBytes` ({@link MessageTooLarge} otherwise); undefined for an uncompressed one, which
+ * {@link decodeTaskMessage} reads as it is. The worker calls this before decoding.
  */
-export function decodeTaskMessage(message: TransportMessage, codecs: Codecs): DecodedTask {
-  const body = decodeBody(message, codecs);
+export async function inflateBody(message: TransportMessage, codecs: Codecs): Promise<Buffer | undefined> {
+  const max = maxBytes(codecs);
+  checkSize(message, max);
+  const compression = compressionOf(message);
+  if (!compression) return undefined;
+  return codecs.compression.decompressAsync(message.body, compression, max);
+}
+
+/**
+ * Decodes a task message of protocol v2 (headers carry `task`) or v1 (the body is a dict with
+ * `task`, `id`, `args`, ...). Throws {@link DecodeError} naming what is wrong ({@link MessageTooLarge}
+ * past `messageMaxBytes`), or `ContentDisallowed` for a content type outside `accept_content`.
+ * `plainBody` is the body already decompressed by {@link inflateBody}, if it was.
+ */
+export function decodeTaskMessage(message: TransportMessage, codecs: Codecs, plainBody?: Buffer): DecodedTask {
+  const body = decodeBody(message, codecs, plainBody);
   const h = message.headers;
   if (typeof h['task'] === 'string') {
     if (!Array.isArray(body) || body.length < 2) {
@@ -252,7 +324,7 @@ export function decodeTaskMessage(message: TransportMessage, codecs: Codecs): De
       },
       eta: optTime(h['eta'], 'eta'),
       expires: optTime(h['expires'], 'expires'),
-      retries: typeof h['retries'] === 'number' ? h['retries'] : 0,
+      retries: toRetries(h['retries']),
       timelimit: toTimelimit(h['timelimit']),
       properties: message.properties,
     };
@@ -301,7 +373,7 @@ function decodeV1(body: unknown, message: TransportMessage): DecodedTask {
     // Protocol 1 senders with utc=False wrote naive local times.
     eta: optTime(body['eta'], 'eta', body['utc'] === false),
     expires: optTime(body['expires'], 'expires', body['utc'] === false),
-    retries: typeof body['retries'] === 'number' ? body['retries'] : 0,
+    retries: toRetries(body['retries']),
     timelimit: toTimelimit(body['timelimit']),
     properties: message.properties,
   };

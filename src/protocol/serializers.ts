@@ -2,6 +2,7 @@
  * Serializer registry, by name (`json`) and by content type (`application/json`), as kombu has it.
  * JSON is the default and the one every Celery peer speaks; others can be registered by the app.
  */
+import { isUtf8 } from 'node:buffer';
 import { ContentDisallowed, DecodeError, EncodeError, SecurityError } from '../errors/index.js';
 import { fromJson, toJson } from './json.js';
 
@@ -23,7 +24,11 @@ export const jsonSerializer: Serializer = {
   contentType: 'application/json',
   contentEncoding: 'utf-8',
   encode: (value) => Buffer.from(toJson(value), 'utf8'),
-  decode: (body) => fromJson(body.toString('utf8')),
+  decode: (body) => {
+    // Python's json refuses bytes that are not UTF-8; toString would turn them into U+FFFD.
+    if (!isUtf8(body)) throw new DecodeError('body is not valid UTF-8');
+    return fromJson(body.toString('utf8'));
+  },
 };
 
 /** The `auth` serializer exists only once `app.setupSecurity()` has run: say so. */

@@ -1,4 +1,5 @@
 /** Time helpers: Python-compatible ISO 8601 strings and abortable sleeps. */
+import { setLongTimeout } from './long-timeout.js';
 
 /**
  * A UTC time as Python's `datetime.isoformat()` writes it: six fractional digits, and with
@@ -32,10 +33,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       return;
     }
     const onAbort = (): void => {
-      clearTimeout(timer);
+      timer.clear();
       reject(signal?.reason);
     };
-    const timer = setTimeout(() => {
+    // Chained past Node's 2^31-1 ms timer limit, never cut short.
+    const timer = setLongTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);

@@ -15,6 +15,7 @@ import { buildMeta } from '../task/meta.js';
 import type { Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import { destinationOf, recordFailure, type TraceOutcome } from '../task/trace.js';
+import { setLongTimeout, type LongTimeout } from '../utils/long-timeout.js';
 import type { RateLimiter } from './rate-limit.js';
 
 /** What an execution needs from its worker. */
@@ -143,7 +144,7 @@ async function discardedAsRevoked(ctx: ExecutionContext, delivery: Delivery, tas
 /** The pool's view of one execution: its accept and start hooks (one object, no closures). */
 class Execution implements PoolJob {
   begun = false;
-  private timers: NodeJS.Timeout[] | undefined;
+  private timers: LongTimeout[] | undefined;
 
   constructor(
     private readonly ctx: ExecutionContext,
@@ -174,7 +175,7 @@ class Execution implements PoolJob {
     this.timers = [];
     if (soft !== null && (hard === null || soft < hard)) {
       this.timers.push(
-        setTimeout(() => {
+        setLongTimeout(() => {
           ctx.logger.warn(`Soft time limit (${soft}s) exceeded for ${task.name}[${id}]`);
           ctx.pool.abort(id, new SoftTimeLimitExceeded(`soft time limit (${soft}s) exceeded`));
         }, soft * 1000),
@@ -182,7 +183,7 @@ class Execution implements PoolJob {
     }
     if (hard !== null) {
       this.timers.push(
-        setTimeout(() => {
+        setLongTimeout(() => {
           ctx.logger.error(`Hard time limit (${hard}s) exceeded for ${task.name}[${id}]`);
           ctx.pool.kill(id, new TimeLimitExceeded(`TimeLimitExceeded(${hard})`), 'SIGKILL');
         }, hard * 1000),
@@ -191,7 +192,7 @@ class Execution implements PoolJob {
   }
 
   clearTimers(): void {
-    if (this.timers) for (const t of this.timers) clearTimeout(t);
+    if (this.timers) for (const t of this.timers) t.clear();
   }
 }
 

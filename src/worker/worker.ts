@@ -16,9 +16,9 @@ import { EventEmitter } from 'node:events';
 import type { Celeriac } from '../app/celeriac.js';
 import type { Consumer, Delivery, QueueSpec, Transport } from '../broker/port.js';
 import { describeUrl } from '../broker/registry.js';
-import { ContentDisallowed, ImproperlyConfigured, NotRegistered, SecurityError, TaskRevokedError } from '../errors/index.js';
-import { levelEnabled, type Logger } from '../logging/logger.js';
-import { decodeTaskMessage, type DecodedTask } from '../protocol/message.js';
+import { ContentDisallowed, ImproperlyConfigured, MessageTooLarge, NotRegistered, SecurityError, TaskRevokedError } from '../errors/index.js';
+import { levelEnabled, logSafe, type Logger } from '../logging/logger.js';
+import { decodeTaskMessage, inflateBody, type DecodedTask } from '../protocol/message.js';
 import { AsyncPool, SoloPool } from '../pool/async.js';
 import { ChildPool } from '../pool/child/pool.js';
 import type { Pool, TraceRunner } from '../pool/port.js';
@@ -27,6 +27,7 @@ import { NEVER_ABORTED, type Request } from '../task/request.js';
 import type { Task } from '../task/task.js';
 import { traceTask, type TraceOutcome } from '../task/trace.js';
 import { deferred, type Deferred } from '../utils/deferred.js';
+import { setLongTimeout, type LongTimeout } from '../utils/long-timeout.js';
 import { expandNodeName } from '../utils/ids.js';
 import { executeTask, storeFinal, type ExecutionContext } from './execution.js';
 import { queueDefinition, queueSpec } from '../app/queues.js';
@@ -147,7 +148,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Consumers replaced by add/cancel consumer: their held deliveries still settle. */
   private readonly retired: Consumer[] = [];
   private onDeliveryBound = (d: Delivery): void => this.onDelivery(d);
-  private readonly etaTimers = new Map<string, { timer: NodeJS.Timeout; release(): void }>();
+  private readonly etaTimers = new Map<string, { timer: LongTimeout; release(): void }>();
   private drained: Deferred<void> | undefined;
   private stopping: Promise<void> | undefined;
   private cold: Promise<void> | undefined;
@@ -358,7 +359,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.rateLimiter.clear();
     // Tasks waiting for their ETA stay unacknowledged: closing the consumer gives them back.
     for (const { timer, release } of this.etaTimers.values()) {
-      clearTimeout(timer);
+      timer.clear();
       release();
     }
     this.etaTimers.clear();
@@ -473,31 +474,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async handle(delivery: Delivery): Promise<void> {
     let decoded: DecodedTask;
     try {
-      decoded = decodeTaskMessage(delivery.message, this.app.codecs);
+      const codecs = this.app.codecs;
+      // Only compressed bodies pay for the trip to the thread pool.
+      const plain = delivery.message.headers['compression'] ? await inflateBody(delivery.message, codecs) : undefined;
+      decoded = decodeTaskMessage(delivery.message, codecs, plain);
     } catch (err) {
-      const where = `(delivery tag ${delivery.deliveryTag}, queue ${delivery.queue})`;
-      if (err instanceof ContentDisallowed || err instanceof SecurityError) {
-        // A refusal is a verdict on the sender, not a fault here: one line, no stack.
-        this.logger.error(`refused message ${where}: ${err.message}; message rejected, not run`);
-      } else {
-        this.logger.error({ err }, `can't decode message ${where}: ${(err as Error).message}; message rejected`);
-      }
-      this.emit('task-rejected', err as Error, delivery);
-      await delivery.reject(false);
+      const refused = err instanceof ContentDisallowed || err instanceof SecurityError;
+      const what = refused ? 'refused' : err instanceof MessageTooLarge ? 'oversized' : "can't decode";
+      await this.refuse(delivery, err as Error, `${what} message (delivery tag ${delivery.deliveryTag}, queue ${delivery.queue}): ${(err as Error).message}`, refused);
       return;
     }
     const task = this.app.tasks.get(decoded.task);
     if (!task) {
       const err = new NotRegistered(decoded.task);
-      this.logger.error(
-        `Received unregistered task of type '${decoded.task}' (id ${decoded.id}). The message has been rejected. ` +
-          `Did you forget to register it in the app the worker loads? Registered: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
-      );
       // Its sender may wait on rpc://: tell it, as Celery's worker does.
       const replyTo = decoded.properties.reply_to;
       await storeFinal(this.app, undefined, decoded.id, States.FAILURE, err, this.logger, { replyTo: replyTo ?? null, correlationId: decoded.id });
-      this.emit('task-rejected', err, delivery);
-      await delivery.reject(false);
+      await this.refuse(
+        delivery,
+        err,
+        `Received unregistered task of type '${decoded.task}' (id ${decoded.id}). ` +
+          `Did you forget to register it in the app the worker loads? Registered: ${this.app.tasks.userNames().join(', ') || '(none)'}`,
+      );
       return;
     }
     const request = requestFromMessage(decoded, delivery, this.hostname, NEVER_ABORTED);
@@ -513,15 +511,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
+  /**
+   * Rejects a message that will never run (dropped, or dead-lettered where the queue has a
+   * dead-letter exchange) with one log line giving the reason; the stack only at debug level.
+   */
+  private async refuse(delivery: Delivery, err: Error, line: string, refusal = false): Promise<void> {
+    // A refusal (content type, signature) is a verdict on the sender, not a fault here: no stack.
+    this.logger.error(`${logSafe(line)}; message rejected${refusal ? ', not run' : ''}`);
+    if (!refusal && levelEnabled(this.logger, 'debug')) this.logger.debug({ err }, `why message ${logSafe(delivery.deliveryTag)} was rejected`);
+    this.emit('task-rejected', err, delivery);
+    await delivery.reject(false);
+  }
+
   /** Holds a task until its ETA, raising the prefetch limit meanwhile so others keep flowing. */
   private waitForEta(id: string, eta: Date): Promise<void> {
     return new Promise<void>((resolve) => {
-      const delay = Math.min(eta.getTime() - Date.now(), 2 ** 31 - 1);
-      const timer = setTimeout(() => {
+      // Chained past Node's 2^31-1 ms timer limit: an ETA months ahead waits that long.
+      const timer = setLongTimeout(() => {
         this.etaTimers.delete(id);
         this.consumer?.setPrefetch(this.prefetch);
         resolve();
-      }, delay);
+      }, eta.getTime() - Date.now());
       this.etaTimers.set(id, { timer, release: resolve });
       this.consumer?.setPrefetch(this.prefetch);
     });

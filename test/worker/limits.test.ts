@@ -9,6 +9,7 @@ import {
   Task,
   TimeLimitExceeded,
   TokenBucket,
+  encodeTaskMessage,
 } from '../../src/index.js';
 import { testApp, withWorker } from '../helpers/app.js';
 
@@ -188,5 +189,67 @@ describe('revoke', () => {
       await until(async () => (await r.state()) === States.REVOKED, 'REVOKED');
     });
     assert.equal(ran, false);
+  });
+});
+
+describe('limits beyond 2^31-1 ms', () => {
+  it('a 30-day hard and soft time limit does not fire at once (Node would run it after 1 ms)', async () => {
+    const { app } = testApp();
+    const t = app.task(async function slowish() {
+      await new Promise((r) => setTimeout(r, 50));
+      return 'finished';
+    }, { name: 'tasks.month', timeLimit: 2_592_000, softTimeLimit: 2_591_000 });
+    await withWorker(app, async () => {
+      assert.equal(await (await t.delay()).get({ timeout: 5 }), 'finished');
+      const r = await t.applyAsync([], {}, { timeLimit: 3_000_000 });
+      assert.equal(await r.get({ timeout: 5 }), 'finished');
+    });
+  });
+
+  it('a task whose ETA is 30 days ahead waits (mock clock), and runs once it is due', async () => {
+    const { app } = testApp();
+    let runs = 0;
+    const t = app.task(function later() {
+      return ++runs;
+    }, { name: 'tasks.later' });
+    const DAY = 86_400_000;
+    await withWorker(app, async (worker) => {
+      mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.now() });
+      try {
+        await t.applyAsync([], {}, { countdown: 30 * 86_400 });
+        for (let i = 0; i < 200 && worker.received.size === 0; i++) await new Promise<void>((r) => setImmediate(r));
+        assert.equal(worker.received.size, 1, 'received and held');
+        mock.timers.tick(2 ** 31);
+        for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+        assert.equal(runs, 0, 'not after 24.8 days');
+        mock.timers.tick(30 * DAY - 2 ** 31 + 10);
+        for (let i = 0; i < 200 && runs === 0; i++) await new Promise<void>((r) => setImmediate(r));
+        assert.equal(runs, 1);
+      } finally {
+        mock.timers.reset();
+      }
+    });
+  });
+
+  it('refuses a message whose timelimit is not [hard|null, soft|null] seconds >= 0, with one line', async () => {
+    const { app, log } = testApp();
+    let runs = 0;
+    app.task(function limited() {
+      return ++runs;
+    }, { name: 'tasks.limited' });
+    const transport = await app.getTransport();
+    const bad: unknown[] = [[-1, null], [null, 'x'], 'soon', [1, 2, 3], { hard: 1 }, [Number.NaN, null]];
+    await withWorker(app, async (worker) => {
+      const rejected: Error[] = [];
+      worker.on('task-rejected', (err) => rejected.push(err));
+      for (const [i, timelimit] of bad.entries()) {
+        const m = encodeTaskMessage({ task: 'tasks.limited', id: `tl-${i}`, args: [], kwargs: {}, origin: 't', serializer: 'json' }, app.codecs);
+        await transport.publish({ ...m, headers: { ...m.headers, timelimit } }, { exchange: '', routingKey: 'celery' });
+      }
+      await until(() => rejected.length === bad.length, 'every bad timelimit rejected');
+      assert.equal(runs, 0);
+      assert.equal(log.grep("field 'timelimit' must be [hard, soft]").filter((l) => l.endsWith('; message rejected')).length, bad.length);
+      assert.equal(log.grep('Hard time limit').length, 0);
+    });
   });
 });

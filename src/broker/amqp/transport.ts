@@ -8,17 +8,20 @@
  *   nack-with-requeue map to AMQP's; a reject without requeue dead-letters where the queue says.
  * - Exchanges and queues are declared with Celery's flags (durable task queues, transient
  *   pidbox). RabbitMQ refuses a redeclaration with other flags; that error names the object.
+ * - Headers amqplib cannot decode (tables nested thousands deep) no longer kill the connection:
+ *   that message alone is rejected, with one log line (see ./header-guard.ts).
  * - Connection loss: the driver reconnects with backoff, redeclares what it declared and resumes
  *   every consumer. Deliveries of the dead channel cannot be acked any more (their acks are
  *   dropped): RabbitMQ requeues them itself, so acksLate tasks are redelivered, never lost.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
-import { silentLogger, type Logger } from '../../logging/logger.js';
+import { logSafe, silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import type { ConsumeOptions, Consumer, Delivery, DeliveryHandler, ExchangeOptions, ExchangeType, QueueSpec, Route, Transport, TransportOptions } from '../port.js';
 import { numberOption } from '../options.js';
 import { redactUrl } from '../registry.js';
+import { guardHeaderDecoding, UNDECODABLE_HEADERS } from './header-guard.js';
 import { loadOptional } from '../../utils/optional.js';
 
 /** The URL amqplib understands (`pyamqp://` is Celery's name for the same thing). */
@@ -80,12 +83,20 @@ class AmqpConsumer implements Consumer {
         this.transport.logger.warn(`amqp broker: could not ${how} a message (${(err as Error).message}); RabbitMQ will redeliver it`);
       }
     };
+    const headers = (p.headers ?? {}) as Record<string, unknown>;
+    if (typeof headers[UNDECODABLE_HEADERS] === 'string') {
+      this.transport.logger.error(
+        `amqp broker: a message in queue ${queue} has headers that cannot be decoded (${logSafe(headers[UNDECODABLE_HEADERS])}); message rejected`,
+      );
+      void settle('drop');
+      return;
+    }
     const delivery: Delivery = {
       message: {
         body: msg.content,
         contentType: String(p.contentType ?? 'application/json'),
         contentEncoding: String(p.contentEncoding ?? 'utf-8'),
-        headers: (p.headers ?? {}) as Record<string, unknown>,
+        headers,
         properties,
       },
       deliveryTag: String(msg.fields.deliveryTag),
@@ -165,6 +176,7 @@ export class AmqpTransport implements Transport {
     } catch (err) {
       throw new OperationalError(`RabbitMQ at ${redactUrl(this.url)} unreachable: ${(err as Error).message}`, { cause: err });
     }
+    guardHeaderDecoding(conn);
     conn.on('error', () => undefined);
     conn.on('close', () => {
       if (this.conn !== conn) return;

@@ -24,6 +24,9 @@ export async function createRenewer(config: unknown): Promise<LeaseRenewer> {
   const { Redis } = await import('ioredis');
   const target = redisUrlOptions(url);
   const client = new Redis(target.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, ...target.options });
+  // It reconnects by itself and a failed renewal is reported by the keeper; without a listener,
+  // ioredis prints every failed reconnect's stack to stderr.
+  client.on('error', () => undefined);
   await client.connect();
   return {
     async renew(ids) {

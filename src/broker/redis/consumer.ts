@@ -3,6 +3,7 @@
  * of its own; queues bound to fanout exchanges through pub/sub (no acks there, as in kombu).
  */
 import type { Redis as RedisClient } from 'ioredis';
+import { levelEnabled, logSafe } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import type { Consumer, Delivery, DeliveryHandler } from '../port.js';
 import { fromEnvelope, PRIORITY_STEPS, queueOfKey, SEP, type Unpacked } from './envelope.js';
@@ -162,24 +163,39 @@ export class RedisConsumer implements Consumer {
    */
   private prepare(key: string, payload: string, recording: Promise<void> | undefined): Delivery | null {
     const queue = queueOfKey(key);
+    const limit = this.transport.maxPayloadChars;
+    if (limit !== undefined && payload.length > limit) {
+      // Not parsed (that would take its size twice more): dropped, its unacked record with it.
+      this.transport.logger.error(
+        `redis broker: a message in queue ${queue} is ${payload.length} bytes as a kombu envelope, more than messageMaxBytes ` +
+          `(${this.transport.messageMaxBytes}) allows; message rejected`,
+      );
+      this.forget(payload, recording);
+      return null;
+    }
     let unpacked: Unpacked;
     try {
       unpacked = fromEnvelope(payload).unpacked;
       if (!unpacked.deliveryTag) throw new Error('no delivery_tag');
     } catch (err) {
-      this.transport.logger.error(
-        { err },
-        `redis broker: a message in queue ${queue} is not a kombu envelope (${(err as Error).message}); parked in ${UNDECODABLE_KEY}`,
-      );
+      const logger = this.transport.logger;
+      logger.error(`redis broker: a message in queue ${queue} is not a kombu envelope (${logSafe((err as Error).message)}); parked in ${UNDECODABLE_KEY}`);
+      if (levelEnabled(logger, 'debug')) logger.debug({ err }, 'why the message was parked');
       void this.transport.client.lpush(UNDECODABLE_KEY, payload).catch(() => undefined);
-      // The reserve script may have recorded it as unacked (it finds the tag by plain search):
-      // drop that record, or the restore would bring the message back to be parked again.
-      const tag = TAG_IN_TEXT.exec(payload)?.[1];
-      if (tag) void (recording ?? Promise.resolve()).then(() => this.transport.ack(tag));
+      this.forget(payload, recording);
       return null;
     }
     this.held.set(unpacked.deliveryTag, queue);
     return new RedisDelivery(this, unpacked, queue, recording);
+  }
+
+  /**
+   * Drops the unacked record of a message that will not be delivered. The reserve script may have
+   * made one (it finds the tag by plain search): left there, the restore would bring it back.
+   */
+  private forget(payload: string, recording: Promise<void> | undefined): void {
+    const tag = TAG_IN_TEXT.exec(payload)?.[1];
+    if (tag) void (recording ?? Promise.resolve()).then(() => this.transport.ack(tag));
   }
 
   /** @internal Settles a held delivery (see {@link RedisDelivery}). */
@@ -210,7 +226,7 @@ export class RedisConsumer implements Consumer {
       try {
         unpacked = fromEnvelope(payload).unpacked;
       } catch (err) {
-        this.transport.logger.error({ err }, `redis broker: ignoring a fanout message on ${pattern} that is not a kombu envelope`);
+        this.transport.logger.error(`redis broker: ignoring a fanout message on ${pattern} that is not a kombu envelope (${logSafe((err as Error).message)})`);
         return;
       }
       this.handler({

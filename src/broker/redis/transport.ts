@@ -127,6 +127,12 @@ export class RedisTransport implements Transport {
   readonly url: string;
   readonly db: number;
   readonly logger: Logger;
+  readonly messageMaxBytes: number | undefined;
+  /**
+   * Longest envelope text a consumer parses: the body limit in base64 plus 1 MiB for headers and
+   * properties. A longer one is rejected unparsed (see TransportOptions.messageMaxBytes).
+   */
+  readonly maxPayloadChars: number | undefined;
   readonly visibilityMs: number;
   private readonly foreignVisibilityMs: number;
   readonly connectTimeoutMs: number;
@@ -153,6 +159,8 @@ export class RedisTransport implements Transport {
     this.publishTimeoutMs = numberOption(o, 'publishTimeout', 30) * 1000;
     this.useLeases = o['leases'] !== false;
     this.logger = options.logger ?? silentLogger;
+    this.messageMaxBytes = options.messageMaxBytes;
+    this.maxPayloadChars = options.messageMaxBytes === undefined ? undefined : Math.ceil(options.messageMaxBytes / 3) * 4 + 1024 * 1024;
   }
 
   /** @internal The command connection. */

@@ -56,7 +56,9 @@ export interface MessageRow {
   id: number;
   queue: string;
   priority: number;
-  body: Buffer;
+  /** Null when larger than the reserve's `maxBody` (see body_size). */
+  body: Buffer | null;
+  body_size: number;
   content_type: string;
   content_encoding: string;
   headers: string;
@@ -223,7 +225,7 @@ export class SqliteStore {
   }
 
   /** Reserves up to `limit` ready messages of `queues` for `consumer`, best first. */
-  reserve(queues: readonly string[], consumer: string, limit: number, leaseUntil: number): MessageRow[] {
+  reserve(queues: readonly string[], consumer: string, limit: number, leaseUntil: number, maxBody = Number.MAX_SAFE_INTEGER): MessageRow[] {
     const key = `${queues.length}`;
     let stmt = this.reserveStmts.get(key);
     if (!stmt) {
@@ -232,11 +234,13 @@ export class SqliteStore {
         `UPDATE celeriac_messages SET reserved_by = ?, visible_at = ?
          WHERE id IN (SELECT id FROM celeriac_messages WHERE queue IN (${marks}) AND reserved_by IS NULL
                       ORDER BY priority DESC, id LIMIT ?)
-         RETURNING id, queue, priority, body, content_type, content_encoding, headers, properties, exchange, routing_key, redelivered`,
+         RETURNING id, queue, priority, CASE WHEN length(body) > ? THEN NULL ELSE body END AS body, length(body) AS body_size,
+                   content_type, content_encoding, headers, properties, exchange, routing_key, redelivered`,
       );
       this.reserveStmts.set(key, stmt);
     }
-    const rows = stmt.all(consumer, leaseUntil, ...queues, limit) as MessageRow[];
+    // A body over the limit is never read out of the file: the consumer rejects it by its size.
+    const rows = stmt.all(consumer, leaseUntil, ...queues, limit, maxBody) as MessageRow[];
     return rows.sort((a, b) => b.priority - a.priority || a.id - b.id);
   }
 

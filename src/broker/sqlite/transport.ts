@@ -16,11 +16,16 @@
  * ready again, after `visibilityTimeout` (default 60 s), marked redelivered. A slow task, a long
  * ETA or a blocked event loop never causes a second delivery.
  *
+ * File removed or replaced under a running process (issue 17): checked every second by inode; the
+ * path is reopened (created again if need be) with one warning, declarations replayed, and the
+ * rows held from the old file forgotten.
+ *
  * Transport options: `visibilityTimeout` (s, 60), `pollingInterval` (s, 0.01), `leases`
  * (true; false leaves redelivery to the timeout alone, as kombu does), `busyTimeout` (ms, 10000).
  */
+import { statSync } from 'node:fs';
 import { OperationalError } from '../../errors/index.js';
-import { silentLogger, type Logger } from '../../logging/logger.js';
+import { logSafe, silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import { TickBatcher } from '../../utils/batch.js';
 import { uuid } from '../../utils/ids.js';
@@ -41,9 +46,22 @@ import { openDatabase, sqlitePath, SqliteStore, type MessageRow, type Settlement
 
 /** Most rows reserved at once by a consumer without a prefetch limit. */
 const UNLIMITED_BATCH = 100;
+/** How often a connected transport checks that its file is still the one at its path. */
+const FILE_CHECK_MS = 1000;
+
+/** Device and inode of a file, or undefined when there is none. */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
 
 class SqliteConsumer implements Consumer {
-  readonly id = `${process.pid}-${uuid()}`;
+  /** Who holds reserved rows (`reserved_by`); a new one after the file was reopened. */
+  id = `${process.pid}-${uuid()}`;
   readonly unacked = new Set<number>();
   private active = true;
   private wakeUp: (() => void) | undefined;
@@ -83,6 +101,18 @@ class SqliteConsumer implements Consumer {
     const ids = [...this.unacked];
     this.unacked.clear();
     this.transport.releaseHeld(this.id, ids);
+  }
+
+  /**
+   * The file was reopened: rows held in the old one are gone with it. Forgets them under a new
+   * holder id, so their late acks cannot touch rows of the new file that reuse their ids.
+   */
+  forgetHeld(): string[] {
+    const old = [...this.unacked].map((id) => `${id}|${this.id}`);
+    this.unacked.clear();
+    this.id = `${process.pid}-${uuid()}`;
+    this.lastVersion = -1;
+    return old;
   }
 
   private capacity(): number {
@@ -145,7 +175,7 @@ class SqliteConsumer implements Consumer {
   private poll(limit: number): number {
     const { store } = this.transport;
     this.lastVersion = store.dataVersion();
-    const rows = store.reserve(this.queues, this.id, limit, Date.now() + this.transport.visibilityMs);
+    const rows = store.reserve(this.queues, this.id, limit, Date.now() + this.transport.visibilityMs, this.transport.messageMaxBytes);
     for (const row of rows) this.unacked.add(row.id);
     this.transport.hold(this.id, rows.map((r) => r.id));
     for (const row of rows) this.deliver(row);
@@ -154,25 +184,35 @@ class SqliteConsumer implements Consumer {
 
   private deliver(row: MessageRow): void {
     let settled = false;
+    const holder = this.id;
     const settle = (how: Settlement['how']): Promise<void> => {
       if (settled) return Promise.resolve();
       settled = true;
-      if (!this.unacked.delete(row.id)) return Promise.resolve(); // given back by close()
+      // Given back by close(), or held in a file since removed (see forgetHeld).
+      if (holder !== this.id || !this.unacked.delete(row.id)) return Promise.resolve();
       const written = this.transport.settle(this.id, row.id, how);
       this.wake();
       return written;
     };
+    if (row.body === null) {
+      this.transport.logger.error(
+        `sqlite broker: message ${row.id} in queue ${row.queue} has a body of ${row.body_size} bytes, ` +
+          `larger than ${this.transport.messageMaxBytes} (messageMaxBytes); message rejected`,
+      );
+      settle('drop').catch((e: unknown) => this.transport.logger.error({ err: e }, `sqlite broker: could not drop message ${row.id}`));
+      return;
+    }
     let message: TransportMessage;
     try {
       message = {
-        body: Buffer.from(row.body),
+        body: row.body,
         contentType: row.content_type,
         contentEncoding: row.content_encoding,
         headers: JSON.parse(row.headers) as Record<string, unknown>,
         properties: JSON.parse(row.properties) as TransportMessage['properties'],
       };
     } catch (err) {
-      this.transport.logger.error({ err }, `sqlite broker: message ${row.id} in queue ${row.queue} is unreadable; moved to celeriac.undecodable`);
+      this.transport.logger.error(`sqlite broker: message ${row.id} in queue ${row.queue} is unreadable (${logSafe((err as Error).message)}); moved to celeriac.undecodable`);
       settle('park').catch((e: unknown) => this.transport.logger.error({ err: e }, `sqlite broker: could not park message ${row.id}`));
       return;
     }
@@ -197,6 +237,8 @@ export class SqliteTransport implements Transport {
   readonly visibilityMs: number;
   readonly pollingIntervalMs: number;
   readonly logger: Logger;
+  /** Bodies larger than this are rejected without being read (see TransportOptions). */
+  readonly messageMaxBytes: number | undefined;
   /** Settlements of this turn, not yet written (see settle). */
   private readonly settlements = new TickBatcher<Settlement>((items) => this.writeSettlements(items));
   private readonly useLeases: boolean;
@@ -207,6 +249,12 @@ export class SqliteTransport implements Transport {
   private restoreTimer: NodeJS.Timeout | undefined;
   /** Queues declared here with `x-expires`: kept in use while consumed here, declared again if they expired meanwhile. */
   private readonly expiring = new Map<string, QueueSpec>();
+  /** The open file's identity, to notice it removed or replaced (see checkFile). */
+  private fileId: string | undefined;
+  private fileTimer: NodeJS.Timeout | undefined;
+  private reopening: Promise<void> | undefined;
+  /** What this process declared, declared again in a reopened file. */
+  private readonly declared = new Map<string, () => void>();
 
   constructor(options: TransportOptions) {
     this.path = sqlitePath(options.url);
@@ -216,6 +264,7 @@ export class SqliteTransport implements Transport {
     this.busyTimeoutMs = numberOption(o, 'busyTimeout', 10_000, true);
     this.useLeases = o['leases'] !== false;
     this.logger = options.logger ?? silentLogger;
+    this.messageMaxBytes = options.messageMaxBytes;
   }
 
   /** @internal The open store. */
@@ -227,9 +276,54 @@ export class SqliteTransport implements Transport {
   async connect(): Promise<void> {
     if (this.db) return;
     this.db = new SqliteStore(await openDatabase(this.path, this.busyTimeoutMs));
+    this.fileId = fileIdentity(this.path);
+    this.fileTimer = setInterval(() => this.checkFile(), FILE_CHECK_MS);
+    this.fileTimer.unref();
+  }
+
+  /**
+   * Notices the database file removed or replaced under this process (SQLite would go on using
+   * the deleted file, unseen by everyone else, forever) and reopens the path with one warning.
+   */
+  private checkFile(): void {
+    if (!this.db || this.reopening) return;
+    const now = fileIdentity(this.path);
+    if (now === this.fileId) return;
+    const what = now === undefined ? 'was removed' : 'was replaced by another file';
+    this.reopening = this.reopen(what).finally(() => (this.reopening = undefined));
+  }
+
+  private async reopen(what: string): Promise<void> {
+    const held = [...this.consumers].reduce((n, c) => n + c.unacked.size, 0);
+    this.logger.warn(
+      `sqlite broker: the database file ${this.path} ${what} while in use; reopening it` +
+        (held > 0 ? ` (${held} message(s) held from the old file are lost with it)` : ''),
+    );
+    try {
+      const store = new SqliteStore(await openDatabase(this.path, this.busyTimeoutMs));
+      const old = this.db;
+      this.db = store;
+      this.fileId = fileIdentity(this.path);
+      old?.db.close();
+      for (const declare of this.declared.values()) declare();
+      const forgotten = [...this.consumers].flatMap((c) => c.forgetHeld());
+      this.keeper?.release(...forgotten);
+      if (this.keeper) {
+        // Its own connection still points at the removed file.
+        await this.keeper.close();
+        this.keeper = undefined;
+        await this.startLeases();
+      }
+      for (const c of this.consumers) c.wake();
+    } catch (err) {
+      this.logger.error(`sqlite broker: cannot reopen ${this.path} (${(err as Error).message}); retrying in ${FILE_CHECK_MS / 1000} s`);
+    }
   }
 
   async close(): Promise<void> {
+    clearInterval(this.fileTimer);
+    this.fileTimer = undefined;
+    await this.reopening;
     for (const c of [...this.consumers]) await c.close();
     await this.settlements.flush().catch(() => undefined);
     clearInterval(this.restoreTimer);
@@ -241,21 +335,27 @@ export class SqliteTransport implements Transport {
   }
 
   async declareExchange(name: string, type: ExchangeType): Promise<void> {
-    this.write(() => this.store.declareExchange(name, type));
+    const declare = (): void => this.write(() => this.store.declareExchange(name, type));
+    declare();
+    this.declared.set(`exchange ${name}`, declare);
   }
 
   async declareQueue(spec: QueueSpec): Promise<void> {
-    const ttl = spec.arguments?.['x-message-ttl'];
-    const expires = spec.arguments?.['x-expires'];
-    const autoDelete = spec.autoDelete ?? false;
-    if (typeof expires === 'number') this.expiring.set(spec.name, spec);
-    if (autoDelete || typeof ttl === 'number' || typeof expires === 'number') {
-      this.write(() => this.store.declareQueue(spec.name, autoDelete, typeof ttl === 'number' ? ttl : null, typeof expires === 'number' ? expires : null));
-    }
-    if (spec.exchange !== undefined && spec.exchange !== '') {
-      const { exchange } = spec;
-      this.write(() => this.store.bind(exchange, spec.exchangeType ?? 'direct', spec.name, spec.routingKey ?? spec.name));
-    }
+    const declare = (): void => {
+      const ttl = spec.arguments?.['x-message-ttl'];
+      const expires = spec.arguments?.['x-expires'];
+      const autoDelete = spec.autoDelete ?? false;
+      if (typeof expires === 'number') this.expiring.set(spec.name, spec);
+      if (autoDelete || typeof ttl === 'number' || typeof expires === 'number') {
+        this.write(() => this.store.declareQueue(spec.name, autoDelete, typeof ttl === 'number' ? ttl : null, typeof expires === 'number' ? expires : null));
+      }
+      if (spec.exchange !== undefined && spec.exchange !== '') {
+        const { exchange } = spec;
+        this.write(() => this.store.bind(exchange, spec.exchangeType ?? 'direct', spec.name, spec.routingKey ?? spec.name));
+      }
+    };
+    declare();
+    this.declared.set(`queue ${spec.name}`, declare);
   }
 
   async publish(message: TransportMessage, route: Route): Promise<void> {
