@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Celeriac, States, TimeLimitExceeded, WorkerLostError, type CeleryEvent } from '../../src/index.js';
@@ -55,6 +56,18 @@ function start(command: string[], env: Record<string, string> = {}): Proc {
     }
   };
   return { child, lines, exit, waitFor };
+}
+
+/** A loopback port nothing listens on now (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function sqliteUrls(): { broker: string; backend: string } {
@@ -149,12 +162,12 @@ describe('the worker process', () => {
     'a worker started 10 s before its Redis logs each retry and consumes once Redis is up',
     { skip: hasRedisServer || servicesRequired ? false : 'redis-server not installed; install it or set CELERIAC_REQUIRE_SERVICES=1 to fail instead', timeout: 90_000 },
     async () => {
-      const port = 16301;
+      const port = await freePort();
       const url = `redis://127.0.0.1:${port}/0`;
       const worker = cliWorker({ broker: url, backend: url });
       let redis: ChildProcess | undefined;
       try {
-        await worker.waitFor(/Cannot connect to redis:\/\/127\.0\.0\.1:16301.*Trying again in 2 seconds\.\.\. \(1\/100\)/);
+        await worker.waitFor(new RegExp(`Cannot connect to redis://127\\.0\\.0\\.1:${port}.*Trying again in 2 seconds\\.\\.\\. \\(1/100\\)`));
         await new Promise((r) => setTimeout(r, 10_000 - 2_500));
         assert.ok(worker.lines.filter((l) => /Cannot connect/.test(l)).length >= 2, worker.lines.join('\n'));
         redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
