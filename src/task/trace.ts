@@ -107,10 +107,13 @@ export function destinationOf(request: Request, taskId: string | null = request.
   return { replyTo: request.replyTo, correlationId: taskId };
 }
 
-/** Tells the chord this task is a header part of that it is done (callers check `request.chord`). */
-async function reportChordPart(app: Celeriac, backend: ResultBackend, request: Request, state: string, result: unknown, log: Logger): Promise<void> {
+/**
+ * Tells the chord this task is a header part of that it is done (callers check `request.chord`).
+ * Runs in the task's context, so a body it applies has this task as parent and its root, as in Celery.
+ */
+async function reportChordPart(app: Celeriac, backend: ResultBackend, task: Task, request: Request, state: string, result: unknown, log: Logger): Promise<void> {
   try {
-    await chordPartReturned(app, backend, {
+    await activeTask.run({ task, request }, chordPartReturned, app, backend, {
       taskId: request.id ?? '',
       groupId: request.group,
       groupIndex: request.groupIndex,
@@ -224,7 +227,7 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
       // The connected backend without a promise job: this path runs once per task.
       const backend = task.connectedBackend() ?? (await task.getBackend());
       await storeOwn(backend, task, request, app, States.SUCCESS, retval, null);
-      if (request.chord) await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
+      if (request.chord) await reportChordPart(app, backend, task, request, States.SUCCESS, retval, log);
     }
   } catch (err) {
     // The result could not be stored (not serializable, backend down) or a callback could
@@ -266,7 +269,7 @@ export async function recordFailure(
     try {
       const backend = await task.getBackend();
       await storeOwn(backend, task, request, app, state, serialized, einfo.traceback);
-      if (request.chord) await reportChordPart(app, backend, request, state, serialized, log);
+      if (request.chord) await reportChordPart(app, backend, task, request, state, serialized, log);
       // The steps after a failed one will never run: mark them failed too, so waiting on the
       // chain's final result ends with this error instead of hanging.
       for (const step of request.chain ?? []) {
