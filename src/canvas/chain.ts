@@ -59,7 +59,7 @@ export class Chain<R = unknown> extends Signature<R> {
     let steps = this.flat().map((t) => Signature.fromDict(structuredClone(t.toJSON()), t.app ?? app));
     if (steps.length === 0) throw new TypeError('cannot apply an empty chain');
     steps = upgradeGroups(steps, app);
-    const { taskId, link, linkError, groupId, groupIndex, chord, ...sendOptions } = { ...fromWireOptions(this.options), ...options };
+    const { taskId, link, linkError, groupId, groupIndex, chord, chain: after, ...sendOptions } = { ...fromWireOptions(this.options), ...options };
     const first = steps[0]!;
     const last = steps[steps.length - 1]!;
     // The chain's id names the last step's result unless that step has one already (Celery's rule).
@@ -79,7 +79,9 @@ export class Chain<R = unknown> extends Signature<R> {
     if (this.immutable) [args, kwargs] = [[], {}];
     if (app.alwaysEager) return eagerChain(steps, args, kwargs, sendOptions) as Promise<AsyncResult<R>>;
     const result = freezeSteps(app, steps);
-    const rest: SignatureDict[] = steps.slice(1).reverse().map((s) => s.toJSON());
+    // Steps of an enclosing chain that follow this one (a chain as a chord's body, say) run after
+    // this chain's own: the wire list is last step first.
+    const rest: SignatureDict[] = [...(after ?? []), ...steps.slice(1).reverse().map((s) => s.toJSON())];
     await first.applyAsync(args, kwargs, rest.length > 0 ? { ...sendOptions, chain: rest } : sendOptions);
     return result as AsyncResult<R>;
   }

@@ -1,0 +1,134 @@
+/**
+ * Celery 5.2.6's own integration scenarios (t/integration/test_canvas.py and test_tasks.py),
+ * driven from a Python Celery client (celery_it_scenarios.py) against a Python worker and a
+ * celeriac worker at once, each on a queue of its own, Redis as broker and backend. Every
+ * scenario that passes on the Python worker must pass on the celeriac worker; the scenarios left
+ * out on both sides are listed with their reasons by the driver and printed here. Skipped when
+ * Redis or Python Celery is missing, unless CELERIAC_REQUIRE_SERVICES=1.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { Celeriac, Worker } from '../../src/index.js';
+import { captureLog } from '../helpers/app.js';
+import { PYTHON, pythonSkip } from '../helpers/python.js';
+import { serviceSkip } from '../helpers/services.js';
+import { registerIntegrationTasks } from './celery-integration.tasks.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379/6';
+const HERE = new URL('.', import.meta.url).pathname;
+const RUN = `${process.pid}-${Date.now().toString(36)}`;
+const JS_QUEUE = `it-js-${RUN}`;
+const PY_QUEUE = `it-py-${RUN}`;
+
+interface Outcome {
+  name: string;
+  ok: boolean;
+  error: string | null;
+  seconds: number;
+}
+
+function env(queue: string): NodeJS.ProcessEnv {
+  return { ...process.env, PYTHONPATH: HERE, IT_REDIS_URL: REDIS_URL, IT_QUEUE: queue };
+}
+
+/** Runs every scenario against the worker on `queue`; resolves with the outcomes and the not-run list. */
+function runScenarios(queue: string): Promise<{ outcomes: Outcome[]; notRun: Record<string, string> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, ['celery_it_scenarios.py'], { cwd: HERE, env: env(queue), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 170_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const outcomes: Outcome[] = [];
+      let notRun: Record<string, string> | null = null;
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const row = JSON.parse(line) as Outcome | { not_run: Record<string, string> };
+        if ('not_run' in row) notRun = row.not_run;
+        else outcomes.push(row);
+      }
+      if (code !== 0 || !notRun) reject(new Error(`scenario driver exited ${code}: ${err.trim().split('\n').slice(-5).join(' | ')}`));
+      else resolve({ outcomes, notRun });
+    });
+  });
+}
+
+/** Starts the Python worker (prefork, 4 processes, as Celery's suite runs); resolves once ready. */
+async function startPythonWorker(): Promise<ChildProcess> {
+  const child = spawn(
+    PYTHON,
+    ['-m', 'celery', '-A', 'celery_it', 'worker', '-Q', PY_QUEUE, '-c', '4', '-n', `it-py-${RUN}@%h`, '-l', 'info', '--without-gossip', '--without-mingle'],
+    { cwd: HERE, env: env(PY_QUEUE), stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`python worker not ready: ${log.slice(-500)}`)), 40_000);
+    child.stderr!.on('data', (b: Buffer) => {
+      log += b.toString();
+      if (log.includes('ready.')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`python worker exited ${code}: ${log.slice(-500)}`));
+    });
+  });
+  return child;
+}
+
+describe("Celery's integration scenarios on a celeriac worker and a Python worker", { timeout: 200_000 }, async () => {
+  const problem = (await serviceSkip('redis')) || pythonSkip(['celery', 'redis']);
+  let app: Celeriac;
+  let worker: Worker;
+  let closeTasks: () => Promise<void>;
+  let pyWorker: ChildProcess | undefined;
+
+  before(async () => {
+    if (problem) return;
+    app = new Celeriac('celery-it', {
+      broker: REDIS_URL,
+      backend: REDIS_URL,
+      taskDefaultQueue: JS_QUEUE,
+      taskDefaultExchange: JS_QUEUE,
+      taskDefaultRoutingKey: JS_QUEUE,
+      logger: captureLog('warn').logger,
+    });
+    closeTasks = registerIntegrationTasks(app, REDIS_URL);
+    worker = new Worker(app, { queues: [JS_QUEUE], concurrency: 4, logger: captureLog('warn').logger });
+    await worker.start();
+    pyWorker = await startPythonWorker();
+  });
+
+  after(async () => {
+    if (problem) return;
+    pyWorker?.kill('SIGTERM');
+    await worker.stop();
+    await closeTasks();
+    await app.close();
+  });
+
+  it('every scenario that passes on the Python worker passes on the celeriac worker', { skip: problem }, async (t) => {
+    const [py, js] = await Promise.all([runScenarios(PY_QUEUE), runScenarios(JS_QUEUE)]);
+    const jsByName = new Map(js.outcomes.map((o) => [o.name, o]));
+    const pyPassed = py.outcomes.filter((o) => o.ok);
+    const lost = pyPassed.filter((o) => !jsByName.get(o.name)?.ok);
+    t.diagnostic(`scenarios run: ${py.outcomes.length}; Python worker passed ${pyPassed.length}, celeriac worker passed ${js.outcomes.filter((o) => o.ok).length}`);
+    for (const o of py.outcomes.filter((x) => !x.ok)) t.diagnostic(`fails on the Python worker too: ${o.name}: ${o.error ?? ''}`);
+    for (const o of js.outcomes.filter((x) => x.ok && !py.outcomes.find((p) => p.name === x.name)?.ok)) {
+      t.diagnostic(`passes only on the celeriac worker: ${o.name}`);
+    }
+    for (const [name, reason] of Object.entries(py.notRun)) t.diagnostic(`not run: ${name}: ${reason}`);
+    assert.ok(pyPassed.length >= 60, `only ${pyPassed.length} scenarios passed on the Python worker: is the harness broken?`);
+    assert.deepEqual(
+      lost.map((o) => `${o.name}: ${jsByName.get(o.name)?.error ?? 'not run'}`),
+      [],
+      'scenarios passing on the Python worker but not on the celeriac worker',
+    );
+  });
+});
