@@ -156,3 +156,58 @@ describe('a chord as a step of a chain', () => {
     });
   });
 });
+
+describe('chains inside chords (shapes Python Celery sends)', () => {
+  it('run the steps after a chain that is a chord body (the chain option of the body chain)', async () => {
+    const { app } = testApp();
+    const { add, tsum } = tasks(app);
+    await withWorker(app, async () => {
+      // Python's chain(group, tsum, add(1), group(add(1), add(1))) arrives as a chord whose body
+      // is chain(tsum, add(1)) carrying the final group in its own `chain` option.
+      const tail = group(add.s(1), add.s(1));
+      const tailResult = tail.freeze();
+      const body = chain(tsum.s(), add.s(1));
+      body.options['chain'] = [tail.toJSON()];
+      await chord([add.s(1, 1), add.s(1, 1)], body).applyAsync();
+      assert.deepEqual(await tailResult.get({ timeout: 5 }), [6, 6]);
+    });
+  });
+
+  it('fail the chord when a chain in its header fails before its last step, and apply the errbacks', async () => {
+    const { app } = testApp();
+    const { identity } = tasks(app);
+    const failed: string[] = [];
+    const boom = app.task(function boom() {
+      throw new RangeError('boom');
+    }, { name: 'it.boom' });
+    const errback = app.task(function errback(id: string) {
+      failed.push(id);
+    }, { name: 'it.errback' });
+    await withWorker(app, async () => {
+      const body = identity.s();
+      body.linkError(errback.s());
+      const res = await chord([chain(identity.si(42), boom.si(), identity.si(42))], body).applyAsync();
+      await assert.rejects(res.get({ timeout: 5 }), (err: Error) => err.name === 'ChordError');
+      // The errback is a task of its own: wait for it (bounded) before checking what it saw.
+      for (const deadline = Date.now() + 5000; failed.length === 0 && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.deepEqual(failed, [res.id]);
+    });
+  });
+});
+
+describe('callbacks and chain steps', () => {
+  it("keep their own priority unless taskInheritParentPriority is on (Celery's default: off)", async () => {
+    for (const inherit of [false, true]) {
+      const { app } = testApp({ taskInheritParentPriority: inherit });
+      const priority = app.task(function priority(self: Task, ..._args: unknown[]) {
+        return self.request.deliveryInfo?.priority ?? null;
+      }, { name: 'it.priority', bind: true });
+      await withWorker(app, async () => {
+        const res = await chain(priority.s().set({ priority: 3 }), priority.s().set({ priority: 5 })).applyAsync();
+        assert.equal(await res.get({ timeout: 5 }), inherit ? 3 : 5);
+      });
+    }
+  });
+});
