@@ -59,22 +59,32 @@ export function timeLimits(task: Task, request: Request, app: Celeriac): [number
   return [hard ?? task.timeLimit ?? app.conf.taskTimeLimit, soft ?? task.softTimeLimit ?? app.conf.taskSoftTimeLimit];
 }
 
+type DiscardReason = 'revoked' | 'expired';
+
+/** Why a task must not run now: its id is revoked, or it expired; null to run it. */
+function discardReason(app: Celeriac, request: Request): DiscardReason | null {
+  if (app.revoked.has(request.id ?? '')) return 'revoked';
+  if (request.expires && request.expires.getTime() <= Date.now()) return 'expired';
+  return null;
+}
+
+/** Records a task that will not run as REVOKED and acknowledges its message. */
+async function discard(ctx: ExecutionContext, delivery: Delivery, task: Task, request: Request, reason: DiscardReason): Promise<void> {
+  const id = request.id ?? '';
+  if (reason === 'revoked') ctx.logger.info(`Discarding revoked task: ${task.name}[${id}]`);
+  else ctx.logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires?.toISOString() ?? '?'})`);
+  await storeFinal(ctx.app, task, id, States.REVOKED, new TaskRevokedError(reason), ctx.logger, destinationOf(request));
+  await delivery.ack();
+  ctx.onDiscarded?.(request, reason);
+}
+
 /** Runs one received task to the end, acknowledging its message as the task's options say. */
 export async function executeTask(ctx: ExecutionContext, delivery: Delivery, task: Task, request: Request): Promise<void> {
   const { app, logger } = ctx;
   const id = request.id ?? '';
-  if (app.revoked.has(id)) {
-    logger.info(`Discarding revoked task: ${task.name}[${id}]`);
-    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('revoked'), logger, destinationOf(request));
-    await delivery.ack();
-    ctx.onDiscarded?.(request, 'revoked');
-    return;
-  }
-  if (request.expires && request.expires.getTime() <= Date.now()) {
-    logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires.toISOString()})`);
-    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger, destinationOf(request));
-    await delivery.ack();
-    ctx.onDiscarded?.(request, 'expired');
+  const early = discardReason(app, request);
+  if (early) {
+    await discard(ctx, delivery, task, request, early);
     return;
   }
   const token = ctx.rateLimiter.acquire(task.name, task.rateLimit ?? app.conf.taskDefaultRateLimit);
@@ -88,7 +98,11 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
     job.clearTimers();
   }
   const started = job.begun;
-  if (result.kind === 'skipped') return;
+  if (result.kind === 'skipped') {
+    // Revoked or expired while it waited for a slot (Celery checks again as the pool takes it).
+    if (job.discarded) await discard(ctx, delivery, task, request, job.discarded);
+    return;
+  }
   let outcome: TraceOutcome | null = null;
   try {
     if (result.kind === 'done') {
@@ -117,6 +131,8 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
 /** The pool's view of one execution: its accept and start hooks (one object, no closures). */
 class Execution implements PoolJob {
   begun = false;
+  /** Why the pool was told not to run it after all (revoked or expired as its slot came up). */
+  discarded: DiscardReason | null = null;
   private timers: NodeJS.Timeout[] | undefined;
 
   constructor(
@@ -130,6 +146,8 @@ class Execution implements PoolJob {
   accept(): boolean {
     // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
     if (this.ctx.closing()) return false;
+    this.discarded = discardReason(this.ctx.app, this.request);
+    if (this.discarded) return false;
     // Early ack, as Celery does it: the ack is sent and the task starts without waiting for the
     // broker's answer (an AMQP ack has none; a Redis one is a batched script call).
     if (!this.acksLate) {

@@ -32,16 +32,27 @@ function env(queue: string): NodeJS.ProcessEnv {
   return { ...process.env, PYTHONPATH: HERE, IT_REDIS_URL: REDIS_URL, IT_QUEUE: queue };
 }
 
-/** Runs every scenario against the worker on `queue`; resolves with the outcomes and the not-run list. */
-function runScenarios(queue: string): Promise<{ outcomes: Outcome[]; notRun: Record<string, string> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ['celery_it_scenarios.py'], { cwd: HERE, env: env(queue), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Client processes per worker: the scenarios are split between them to keep the run short. */
+const SHARDS = 3;
+/** A client still running after this long is stopped; what it reported so far counts. */
+const CLIENT_DEADLINE_MS = 150_000;
+
+interface ShardRun {
+  outcomes: Outcome[];
+  notRun: Record<string, string> | null;
+  problem: string | null;
+}
+
+/** Runs one shard of the scenarios against the worker on `queue`. */
+function runShard(queue: string, shard: number): Promise<ShardRun> {
+  return new Promise((resolve) => {
+    const child = spawn(PYTHON, ['celery_it_scenarios.py', `--shard=${shard}/${SHARDS}`], { cwd: HERE, env: env(queue), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 170_000);
-    child.on('exit', (code) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLIENT_DEADLINE_MS);
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
       const outcomes: Outcome[] = [];
       let notRun: Record<string, string> | null = null;
@@ -51,10 +62,20 @@ function runScenarios(queue: string): Promise<{ outcomes: Outcome[]; notRun: Rec
         if ('not_run' in row) notRun = row.not_run;
         else outcomes.push(row);
       }
-      if (code !== 0 || !notRun) reject(new Error(`scenario driver exited ${code}: ${err.trim().split('\n').slice(-5).join(' | ')}`));
-      else resolve({ outcomes, notRun });
+      const problem = code === 0 && notRun ? null : `client ${shard} on ${queue} ended (${code ?? signal}): ${err.trim().split('\n').slice(-3).join(' | ')}`;
+      resolve({ outcomes, notRun, problem });
     });
   });
+}
+
+/** Runs every scenario against the worker on `queue`, in {@link SHARDS} client processes. */
+async function runScenarios(queue: string): Promise<{ outcomes: Outcome[]; notRun: Record<string, string>; problems: string[] }> {
+  const shards = await Promise.all(Array.from({ length: SHARDS }, (_v, i) => runShard(queue, i)));
+  return {
+    outcomes: shards.flatMap((s) => s.outcomes),
+    notRun: shards.find((s) => s.notRun)?.notRun ?? {},
+    problems: shards.flatMap((s) => (s.problem ? [s.problem] : [])),
+  };
 }
 
 /** Starts the Python worker (prefork, 4 processes, as Celery's suite runs); resolves once ready. */
@@ -124,6 +145,8 @@ describe("Celery's integration scenarios on a celeriac worker and a Python worke
       t.diagnostic(`passes only on the celeriac worker: ${o.name}`);
     }
     for (const [name, reason] of Object.entries(py.notRun)) t.diagnostic(`not run: ${name}: ${reason}`);
+    for (const p of [...py.problems, ...js.problems]) t.diagnostic(p);
+    for (const o of js.outcomes) t.diagnostic(`celeriac ${o.ok ? 'pass' : 'FAIL'} ${o.seconds}s ${o.name}${o.error ? `: ${o.error}` : ''}`);
     assert.ok(pyPassed.length >= 60, `only ${pyPassed.length} scenarios passed on the Python worker: is the harness broken?`);
     assert.deepEqual(
       lost.map((o) => `${o.name}: ${jsByName.get(o.name)?.error ?? 'not run'}`),
