@@ -256,6 +256,22 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     throw retval;
   }
 
+  /**
+   * Replaces this running task with `sig` (Celery's `Task.replace`): the replacement gets this
+   * task's id, callbacks, errbacks, group and chord membership and the rest of its chain, is
+   * sent, and this task ends with `Ignore` (nothing stored for it: the replacement's last step
+   * stores the result its caller waits for). In an eager run, resolves with the replacement's
+   * value instead.
+   *
+   * @example
+   * app.task(async function addToAll(self: Task, nums: number[], val: number) {
+   *   return self.replace(group(nums.map((n) => add.s(n, val))));
+   * }, { bind: true });
+   */
+  replace(sig: Signature): Promise<never> {
+    return this.app.replaceTask(this.request, sig) as Promise<never>;
+  }
+
   /** Describes a call for logs. */
   describeCall(args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): string {
     return `${this.name}${argsRepr(args)} ${kwargsRepr(kwargs)}`;
