@@ -2,8 +2,8 @@
  * The tasks of Celery 5.2.6's integration suite (t/integration/tasks.py) for a celeriac worker,
  * under Celery's names (`t.integration.tasks.add`, ...), so that celery_it_scenarios.py (a
  * Python client) can drive the same scenarios against a Python or a celeriac worker. Written from
- * what each task does; the Python twins are in celery_it.py. Tasks built on `Task.replace` or
- * `add_to_chord` are absent: celeriac has neither (their scenarios are listed as not run).
+ * what each task does; the Python twins are in celery_it.py. Tasks built on `add_to_chord` are
+ * absent: celeriac has no `add_to_chord` (their scenarios are listed as not run).
  */
 import { Redis } from 'ioredis';
 import { chain, chord, group, Signature, Task, type Celeriac, type SignatureDict, type TaskOptions } from '../../src/index.js';
@@ -42,8 +42,10 @@ function sleep(seconds: number, signal?: AbortSignal): Promise<boolean> {
 }
 
 /** Registers the suite's tasks on `app`; returns a function closing their Redis connection. */
-export function registerIntegrationTasks(app: Celeriac, redisUrl: string): () => Promise<void> {
+export function registerIntegrationTasks(app: Celeriac, redisUrl: string, queue: string): () => Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  /** redis_echo's default list, one per worker queue (Celery's is "redis-echo"). */
+  const echoKey = `redis-echo-${queue}`;
   // One signature for plain and bound functions: the suite's tasks are called by name only.
   const t = (fn: (...args: never[]) => unknown, name: string, options: TaskOptions & { bind?: boolean } = {}): Task =>
     (app.task as (f: typeof fn, o: TaskOptions & { bind?: boolean }) => Task)(fn, { ...options, name: P + name });
@@ -101,8 +103,8 @@ export function registerIntegrationTasks(app: Celeriac, redisUrl: string): () =>
     if (self.request.retries) return self.request.deliveryInfo?.priority ?? null;
     return self.retry({ countdown: countdown ?? 0.1, maxRetries: max_retries });
   }, 'retry_once_priority', { bind: true, expires: 60, maxRetries: 1 });
-  t(async function redis_echo(message: string, redis_key = 'redis-echo') {
-    await redis.rpush(redis_key, message);
+  t(async function redis_echo(message: string, redis_key: string | null = null) {
+    await redis.rpush(redis_key ?? echoKey, message);
     return null;
   }, 'redis_echo');
   const redisCount = async (key: string): Promise<void> => {
@@ -126,6 +128,50 @@ export function registerIntegrationTasks(app: Celeriac, redisUrl: string): () =>
     await redisCount(request_id);
     return request_id;
   }, 'errback_old_style');
+
+  const raiseError = app.signature(`${P}raise_error`);
+  const failSig = (...args: unknown[]) => app.signature(`${P}fail`, args, {}, {}).set({ immutable: true });
+  const echo = (linkMsg: string | null) => (linkMsg === null ? app.signature(`${P}redis_echo`) : app.signature(`${P}redis_echo`, [linkMsg]).set({ immutable: true }));
+  t(async function add_replaced(self: Task, x: unknown, y: unknown) {
+    return self.replace(add.s(x, y));
+  }, 'add_replaced', { bind: true });
+  t(async function add_to_all(self: Task, nums: unknown[], val: unknown) {
+    return self.replace(group(nums.map((n) => add.s(n, val))));
+  }, 'add_to_all', { bind: true });
+  t(async function replace_with_chain(self: Task, x: unknown, { link_msg = null }: { link_msg?: string | null } = {}) {
+    const c = chain(identity.s(x), identity.s());
+    c.link(echo(link_msg));
+    return self.replace(c);
+  }, 'replace_with_chain', { bind: true });
+  t(async function replace_with_chain_which_raises(self: Task, x: unknown, { link_msg = null }: { link_msg?: string | null } = {}) {
+    const c = chain(identity.s(x), raiseError.clone());
+    c.linkError(echo(link_msg));
+    return self.replace(c);
+  }, 'replace_with_chain_which_raises', { bind: true });
+  t(async function replace_with_empty_chain(self: Task, ..._args: unknown[]) {
+    return self.replace(chain());
+  }, 'replace_with_empty_chain', { bind: true });
+  t(async function fail_replaced(self: Task, ...args: unknown[]) {
+    return self.replace(failSig(...args));
+  }, 'fail_replaced', { bind: true });
+  const secondOrder = (which: 1 | 2, state: boolean) =>
+    app.signature(`${P}second_order_replace${which}`, [], state ? { state: true } : {}).set({ immutable: state });
+  t(async function second_order_replace1(self: Task, state = false) {
+    if (state) {
+      await redis.rpush(echoKey, 'Out A');
+      return null;
+    }
+    await redis.rpush(echoKey, 'In A');
+    return self.replace(chain(secondOrder(2, false), secondOrder(1, true)));
+  }, 'second_order_replace1', { bind: true });
+  t(async function second_order_replace2(self: Task, state = false) {
+    if (state) {
+      await redis.rpush(echoKey, 'Out B');
+      return null;
+    }
+    await redis.rpush(echoKey, 'In B');
+    return self.replace(chain(app.signature(`${P}redis_echo`, ['In/Out C']), secondOrder(2, true)));
+  }, 'second_order_replace2', { bind: true });
 
   const nested: Record<string, () => Signature> = {
     chain_chain: () => chain(chain(add.s())),

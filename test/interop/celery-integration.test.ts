@@ -120,7 +120,7 @@ describe("Celery's integration scenarios on a celeriac worker and a Python worke
       taskDefaultRoutingKey: JS_QUEUE,
       logger: captureLog('warn').logger,
     });
-    closeTasks = registerIntegrationTasks(app, REDIS_URL);
+    closeTasks = registerIntegrationTasks(app, REDIS_URL, JS_QUEUE);
     worker = new Worker(app, { queues: [JS_QUEUE], concurrency: 4, logger: captureLog('warn').logger });
     await worker.start();
     pyWorker = await startPythonWorker();

@@ -110,6 +110,42 @@ def replace_with_chain(self, *args, link_msg=None):
     return self.replace(c)
 
 
+ECHO_KEY = "redis-echo-" + QUEUE
+"""The default list of redis_echo, one per worker queue (Celery's is "redis-echo")."""
+
+
+@task(bind=True)
+def replace_with_chain_which_raises(self, *args, link_msg=None):
+    c = chain(identity.s(*args), raise_error.s())
+    link = redis_echo.s()
+    if link_msg is not None:
+        link.args = (link_msg,)
+        link.set(immutable=True)
+    c.link_error(link)
+    return self.replace(c)
+
+
+@task(bind=True)
+def replace_with_empty_chain(self, *_):
+    return self.replace(chain())
+
+
+@task(bind=True)
+def second_order_replace1(self, state=False):
+    if not state:
+        rconn().rpush(ECHO_KEY, "In A")
+        raise self.replace(chain(second_order_replace2.s(), second_order_replace1.si(state=True)))
+    rconn().rpush(ECHO_KEY, "Out A")
+
+
+@task(bind=True)
+def second_order_replace2(self, state=False):
+    if not state:
+        rconn().rpush(ECHO_KEY, "In B")
+        raise self.replace(chain(redis_echo.s("In/Out C"), second_order_replace2.si(state=True)))
+    rconn().rpush(ECHO_KEY, "Out B")
+
+
 @task(bind=True)
 def fail_replaced(self, *args):
     return self.replace(fail.si(*args))
@@ -162,7 +198,8 @@ def retry_once_priority(self, *args, expires=60.0, max_retries=1, countdown=0.1)
 
 
 @task()
-def redis_echo(message, redis_key="redis-echo"):
+def redis_echo(message, redis_key=None):
+    redis_key = redis_key or ECHO_KEY
     rconn().rpush(redis_key, message)
 
 

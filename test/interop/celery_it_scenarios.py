@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from multiprocessing.pool import ThreadPool
 
 from celery import chain, chord, group, signature
-from celery.exceptions import TaskRevokedError
+from celery.exceptions import ImproperlyConfigured, TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult, GroupResult, ResultSet
 
@@ -28,13 +28,17 @@ from celery_it import (P, ExpectedException, ClassBasedAutoRetryTask, add, add_i
                        add_replaced, add_to_all, add_to_all_to_chord, app, build_chain_inside_task, collect_ids,
                        delayed_sum, delayed_sum_with_soft_guard, errback_old_style, fail, fail_replaced, identity,
                        ids, print_unicode, raise_error, rconn, rebuild_signature, redis_count, redis_echo,
-                       replace_with_chain, retry_once, retry_once_priority, return_exception, return_priority,
+                       replace_with_chain, replace_with_chain_which_raises, replace_with_empty_chain, second_order_replace1, ECHO_KEY, retry_once, retry_once_priority, return_exception, return_priority,
                        sleeping, tsum)
 import celery_it
 
-TIMEOUT = 10
+TIMEOUT = 20
+# The 1000-task canvases: slow on either worker when the machine is busy.
+LARGE_TIMEOUT = 60
 
 SCENARIOS = {}
+# Scenarios sharing redis_echo's default list: the runner keeps them in one client process.
+SHARED_KEY = set()
 # Scenarios that use a feature celeriac does not offer, with the reason (never run on either side).
 NOT_RUN = {}
 
@@ -99,7 +103,6 @@ def is_expected(exc, *args):
     return isinstance(exc, ExpectedException) and exc.args == ("Task expected to fail",) + args
 
 
-REPLACE = "Task.replace (not in celeriac)"
 EAGER = "runs eagerly in the client: no worker involved"
 
 # ---- test_canvas.py: test_link_error -----------------------------------------------------
@@ -135,7 +138,10 @@ def _():
     assert get(chain(add.s(3, 4))()) == 7
 
 
-scenario("test_complex_chain", REPLACE)(None)
+@scenario("test_complex_chain")
+def _():
+    c = add.s(2, 2) | (add.s(4) | add_replaced.s(8) | add.s(16) | add.s(32)) | group(add.s(i) for i in range(4))
+    assert get(c()) == [64, 65, 66, 67]
 
 
 @scenario("test_group_results_in_chain")
@@ -179,7 +185,13 @@ def _():
     assert get(group(identity.si(1), identity.si(2), ct).delay()) == [1, 2, [3, 4]]
 
 
-scenario("test_second_order_replace", REPLACE)(None)
+@scenario("test_second_order_replace")
+def _():
+    rconn().delete(ECHO_KEY)
+    get(second_order_replace1.delay())
+    msgs = rconn().lrange(ECHO_KEY, 0, -1)
+    rconn().delete(ECHO_KEY)
+    assert msgs == [b"In A", b"In B", b"In/Out C", b"Out B", b"Out A"], msgs
 
 
 def assert_chain_ids(res, top):
@@ -280,14 +292,122 @@ def _():
     assert get(chain(identity.s(42), group(identity.s(), identity.s())).delay()) == [42, 42]
 
 
-for _name in ["test_chain_replaced_with_a_chain_and_a_callback", "test_chain_replaced_with_a_chain_and_an_error_callback",
-              "test_chain_with_cb_replaced_with_chain_with_cb", "test_chain_with_eb_replaced_with_chain_with_eb",
-              "test_replace_chain_with_empty_chain", "test_chain_with_callback_child_replaced",
-              "test_chain_with_errback_child_replaced", "test_chain_child_with_callback_replaced",
-              "test_chain_child_with_errback_replaced", "test_task_replaced_with_chain",
-              "test_chain_child_replaced_with_chain_first", "test_chain_child_replaced_with_chain_middle",
-              "test_chain_child_replaced_with_chain_last"]:
-    scenario(_name, REPLACE)(None)
+def echo_scenario(fn):
+    """A scenario using redis_echo's default list (one per worker queue): run alone, list emptied."""
+    def run():
+        rconn().delete(ECHO_KEY)
+        try:
+            fn()
+        finally:
+            rconn().delete(ECHO_KEY)
+    SHARED_KEY.add(fn.__name__)
+    return run
+
+
+@scenario("test_chain_replaced_with_a_chain_and_a_callback")
+@echo_scenario
+def test_chain_replaced_with_a_chain_and_a_callback():
+    msg = "Internal chain callback"
+    res = chain(identity.s("Hello "), replace_with_chain.s(link_msg=msg), add.s("world")).delay()
+    assert get(res) == "Hello world"
+    await_echo([msg], ECHO_KEY)
+
+
+@scenario("test_chain_replaced_with_a_chain_and_an_error_callback")
+@echo_scenario
+def test_chain_replaced_with_a_chain_and_an_error_callback():
+    msg = "Internal chain errback"
+    res = chain(identity.s("Hello "), replace_with_chain_which_raises.s(link_msg=msg), add.s(" will never be seen :(")).delay()
+    raises(ValueError, lambda: get(res))
+    await_echo([msg], ECHO_KEY)
+
+
+@scenario("test_chain_with_cb_replaced_with_chain_with_cb")
+@echo_scenario
+def test_chain_with_cb_replaced_with_chain_with_cb():
+    msg = "Internal chain callback"
+    c = chain(identity.s("Hello "), replace_with_chain.s(link_msg=msg), add.s("world"))
+    c.link(redis_echo.s())
+    assert get(c.delay()) == "Hello world"
+    await_echo([msg, "Hello world"], ECHO_KEY)
+
+
+@scenario("test_chain_with_eb_replaced_with_chain_with_eb")
+@echo_scenario
+def test_chain_with_eb_replaced_with_chain_with_eb():
+    inner, outer = "Internal chain errback", "External chain errback"
+    c = chain(identity.s("Hello "), replace_with_chain_which_raises.s(link_msg=inner), add.s("world"))
+    c.link_error(redis_echo.si(outer))
+    res = c.delay()
+    raises(ValueError, lambda: get(res))
+    await_echo([inner, outer], ECHO_KEY)
+
+
+@scenario("test_replace_chain_with_empty_chain")
+def _():
+    r = chain(identity.s(1), replace_with_empty_chain.s()).delay()
+    exc = raises(ImproperlyConfigured, lambda: get(r))
+    assert "Cannot replace with an empty chain" in str(exc)
+
+
+def counted(build, expect_value, expect_error, count):
+    """Builds a canvas with a counting callback/errback (given the key); checks value and count."""
+    k = key()
+    sig = build(redis_count.si(redis_key=k))
+    res = sig()
+    if expect_error:
+        raises(ExpectedException, lambda: get(res))
+    else:
+        assert get(res) == expect_value
+    await_count(count, k)
+
+
+def linked(sig, cb=None, eb=None):
+    if cb is not None:
+        sig.link(cb)
+    if eb is not None:
+        sig.link_error(eb)
+    return sig
+
+
+@scenario("test_chain_with_callback_child_replaced")
+def _():
+    counted(lambda cb: linked(chain(add_replaced.si(42, 1337), identity.s()), cb=cb), 42 + 1337, False, 1)
+
+
+@scenario("test_chain_with_errback_child_replaced")
+def _():
+    counted(lambda eb: linked(chain(add_replaced.si(42, 1337), fail.s()), eb=eb), None, True, 1)
+
+
+@scenario("test_chain_child_with_callback_replaced")
+def _():
+    counted(lambda cb: chain(linked(add_replaced.si(42, 1337), cb=cb), identity.s()), 42 + 1337, False, 1)
+
+
+@scenario("test_chain_child_with_errback_replaced")
+def _():
+    counted(lambda eb: chain(linked(fail_replaced.si(), eb=eb), identity.si(42)), None, True, 1)
+
+
+@scenario("test_task_replaced_with_chain")
+def _():
+    assert get(replace_with_chain.si(42).delay()) == 42
+
+
+@scenario("test_chain_child_replaced_with_chain_first")
+def _():
+    assert get(chain(replace_with_chain.si(42), identity.s()).delay()) == 42
+
+
+@scenario("test_chain_child_replaced_with_chain_middle")
+def _():
+    assert get(chain(identity.s(42), replace_with_chain.s(), identity.s()).delay()) == 42
+
+
+@scenario("test_chain_child_replaced_with_chain_last")
+def _():
+    assert get(chain(identity.s(42), replace_with_chain.s()).delay()) == 42
 
 
 @scenario("test_chain_children_with_callbacks")
@@ -357,7 +477,7 @@ def _():
 
 @scenario("test_large_group")
 def _():
-    assert get(group(identity.s(i) for i in range(1000)).delay()) == list(range(1000))
+    assert get(group(identity.s(i) for i in range(1000)).delay(), timeout=LARGE_TIMEOUT) == list(range(1000))
 
 
 @scenario("test_group_lone")
@@ -462,24 +582,72 @@ def _():
     await_count(42, k)
 
 
-for _name in ["test_group_with_callback_child_replaced", "test_group_with_errback_child_replaced",
-              "test_group_child_with_callback_replaced", "test_group_child_with_errback_replaced",
-              "test_group_child_replaced_with_chain_first", "test_group_child_replaced_with_chain_middle",
-              "test_group_child_replaced_with_chain_last"]:
-    scenario(_name, REPLACE)(None)
+@scenario("test_group_with_callback_child_replaced")
+def _():
+    counted(lambda cb: linked(group(add_replaced.si(42, 1337), identity.si(31337)), cb=cb), [42 + 1337, 31337], False, 1)
+
+
+@scenario("test_group_with_errback_child_replaced")
+def _():
+    counted(lambda eb: linked(group(add_replaced.si(42, 1337), fail.s()), eb=eb), None, True, 1)
+
+
+@scenario("test_group_child_with_callback_replaced")
+def _():
+    counted(lambda cb: group(linked(add_replaced.si(42, 1337), cb=cb), identity.si(31337)), [42 + 1337, 31337], False, 1)
+
+
+@scenario("test_group_child_with_errback_replaced")
+def _():
+    counted(lambda eb: group(linked(fail_replaced.si(), eb=eb), identity.si(42)), None, True, 1)
+
+
+@scenario("test_group_child_replaced_with_chain_first")
+def _():
+    assert get(group(replace_with_chain.si(42), identity.s(1337)).delay()) == [42, 1337]
+
+
+@scenario("test_group_child_replaced_with_chain_middle")
+def _():
+    assert get(group(identity.s(42), replace_with_chain.s(1337), identity.s(31337)).delay()) == [42, 1337, 31337]
+
+
+@scenario("test_group_child_replaced_with_chain_last")
+def _():
+    assert get(group(identity.s(42), replace_with_chain.s(1337)).delay()) == [42, 1337]
 
 
 # ---- test_chord --------------------------------------------------------------------------------
 
 scenario("test_simple_chord_with_a_delay_in_group_save", "patches the Python backend inside the worker")(None)
 scenario("test_redis_subscribed_channels_leak", "counts the Redis channels of the client: no worker difference")(None)
-scenario("test_replaced_nested_chord", REPLACE)(None)
+@scenario("test_replaced_nested_chord")
+def _():
+    c1 = chord([
+        chord([add.s(1, 2), add_replaced.s(3, 4)], add_to_all.s(5)) | tsum.s(),
+        chord([add_replaced.s(6, 7), add.s(0, 0)], add_to_all.s(8)) | tsum.s(),
+    ], add_to_all.s(9))
+    assert get(c1()) == [29, 38]
 scenario("test_add_to_chord", "Task.add_to_chord (not in celeriac)")(None)
 scenario("test_add_chord_to_chord", "Task.add_to_chord (not in celeriac)")(None)
 scenario("test_eager_chord_inside_task", EAGER)(None)
-scenario("test_group_chain", REPLACE + ": add_to_all")(None)
-scenario("test_single_task_header", REPLACE + ": add_to_all")(None)
-scenario("test_empty_header_chord", REPLACE + ": add_to_all")(None)
+
+
+@scenario("test_group_chain")
+def _():
+    assert get((add.s(2, 2) | group(add.s(i) for i in range(4)) | add_to_all.s(8))()) == [12, 13, 14, 15]
+
+
+@scenario("test_single_task_header")
+def _():
+    assert get(chord([add.s(2, 5)], body=add_to_all.s(9))()) == [16]
+    assert get((group([add.s(2, 5)]) | add_to_all.s(9))()) == [16]
+
+
+@scenario("test_empty_header_chord")
+def _():
+    assert get(chord([], body=add_to_all.s(9))()) == []
+    assert get((group([]) | add_to_all.s(9))()) == []
 
 
 @scenario("test_nested_group_chain")
@@ -491,12 +659,10 @@ def _():
 
 @scenario("test_nested_chord")
 def _():
-    # Celery's body here is add_to_all (Task.replace); the same sums are checked through the
-    # nested chords' own results instead.
-    res = chord([chord([add.s(1, 2), add.s(3, 4)], add.s([5])), chord([add.s(6, 7)], add.s([10]))], identity.s())()
-    assert get(res) == [[3, 7, 5], [13, 10]]
-    c2 = group([group([add.s(1, 2), add.s(3, 4)]) | add.s([5]), group([add.s(6, 7)]) | add.s([10])]) | identity.s()
-    assert get(c2()) == [[3, 7, 5], [13, 10]]
+    c1 = chord([chord([add.s(1, 2), add.s(3, 4)], add.s([5])), chord([add.s(6, 7)], add.s([10]))], add_to_all.s(["A"]))
+    assert get(c1()) == [[3, 7, 5, "A"], [13, 10, "A"]]
+    c2 = group([group([add.s(1, 2), add.s(3, 4)]) | add.s([5]), group([add.s(6, 7)]) | add.s([10])]) | add_to_all.s(["A"])
+    assert get(c2()) == [[3, 7, 5, "A"], [13, 10, "A"]]
     c = group([group([group([group([add.s(1, 2)]) | add.s([3])]) | add.s([4])]) | add.s([5])]) | add.s([6])
     assert get(c()) == [[[[3, 3], 4], 5], 6]
 
@@ -574,12 +740,12 @@ scenario("test_chain_in_chain_with_args", "marked xfail in Celery 5.2.6 (#6200)"
 
 @scenario("test_large_header")
 def _():
-    assert get((group(identity.si(i) for i in range(1000)) | tsum.s()).delay()) == 499500
+    assert get((group(identity.si(i) for i in range(1000)) | tsum.s()).delay(), timeout=LARGE_TIMEOUT) == 499500
 
 
 @scenario("test_chain_to_a_chord_with_large_header")
 def _():
-    assert get((identity.si(1) | group(identity.s() for _ in range(1000)) | tsum.s()).delay()) == 1000
+    assert get((identity.si(1) | group(identity.s() for _ in range(1000)) | tsum.s()).delay(), timeout=LARGE_TIMEOUT) == 1000
 
 
 @scenario("test_priority")
@@ -672,12 +838,28 @@ def _():
         await_count(expected, k)
 
 
-for _name in ["test_chord_header_task_replaced_with_chain", "test_chord_header_child_replaced_with_chain_first",
-              "test_chord_header_child_replaced_with_chain_middle", "test_chord_header_child_replaced_with_chain_last",
-              "test_chord_body_task_replaced_with_chain", "test_chord_body_chain_child_replaced_with_chain_first",
-              "test_chord_body_chain_child_replaced_with_chain_middle",
-              "test_chord_body_chain_child_replaced_with_chain_last"]:
-    scenario(_name, REPLACE)(None)
+def check_chord(header, body, expected):
+    value = get(chord(header, body).delay())
+    assert value == expected, f"{value!r} != {expected!r}"
+
+
+for _name, _header, _body, _expected in [
+    ("test_chord_header_task_replaced_with_chain", lambda: replace_with_chain.si(42), lambda: identity.s(), [42]),
+    ("test_chord_header_child_replaced_with_chain_first",
+     lambda: (replace_with_chain.si(42), identity.s(1337)), lambda: identity.s(), [42, 1337]),
+    ("test_chord_header_child_replaced_with_chain_middle",
+     lambda: (identity.s(42), replace_with_chain.s(1337), identity.s(31337)), lambda: identity.s(), [42, 1337, 31337]),
+    ("test_chord_header_child_replaced_with_chain_last",
+     lambda: (identity.s(42), replace_with_chain.s(1337)), lambda: identity.s(), [42, 1337]),
+    ("test_chord_body_task_replaced_with_chain", lambda: identity.s(42), lambda: replace_with_chain.s(), [42]),
+    ("test_chord_body_chain_child_replaced_with_chain_first",
+     lambda: identity.s(42), lambda: chain(replace_with_chain.s(), identity.s()), [42]),
+    ("test_chord_body_chain_child_replaced_with_chain_middle",
+     lambda: identity.s(42), lambda: chain(identity.s(), replace_with_chain.s(), identity.s()), [42]),
+    ("test_chord_body_chain_child_replaced_with_chain_last",
+     lambda: identity.s(42), lambda: chain(identity.s(), replace_with_chain.s()), [42]),
+]:
+    scenario(_name)(lambda h=_header, b=_body, e=_expected: check_chord(h(), b(), e))
 
 
 # ---- test_signature_serialization --------------------------------------------------------------
@@ -831,7 +1013,10 @@ def main(args):
     names = [a for a in args if not a.startswith("--shard")]
     shard = next((a.split("=", 1)[1] for a in args if a.startswith("--shard=")), "0/1")
     index, count = (int(x) for x in shard.split("/"))
-    for name in (names or list(SCENARIOS))[index::count]:
+    chosen = names or list(SCENARIOS)
+    shared = [n for n in chosen if n in SHARED_KEY]
+    mine = [n for n in chosen if n not in SHARED_KEY][index::count] + (shared if index == 0 else [])
+    for name in mine:
         started = time.monotonic()
         try:
             SCENARIOS[name]()
