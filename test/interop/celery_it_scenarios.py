@@ -32,7 +32,7 @@ from celery_it import (P, ExpectedException, ClassBasedAutoRetryTask, add, add_i
                        sleeping, tsum)
 import celery_it
 
-TIMEOUT = 20
+TIMEOUT = 15
 # The 1000-task canvases: slow on either worker when the machine is busy.
 LARGE_TIMEOUT = 60
 
