@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Celeriac, Worker } from '../../src/index.js';
 import { captureLog } from '../helpers/app.js';
-import { PYTHON, pythonSkip } from '../helpers/python.js';
+import { PYTHON, pythonSkip, startPythonWorker } from '../helpers/python.js';
 import { serviceSkip } from '../helpers/services.js';
 import { registerIntegrationTasks } from './celery-integration.tasks.js';
 
@@ -89,31 +89,6 @@ async function runScenarios(queue: string): Promise<{ outcomes: Outcome[]; notRu
   };
 }
 
-/** Starts the Python worker (prefork, 4 processes, as Celery's suite runs); resolves once ready. */
-async function startPythonWorker(): Promise<ChildProcess> {
-  const child = spawn(
-    PYTHON,
-    ['-m', 'celery', '-A', 'celery_it', 'worker', '-Q', PY_QUEUE, '-c', '4', '-n', `it-py-${RUN}@%h`, '-l', 'info', '--without-gossip', '--without-mingle'],
-    { cwd: HERE, env: env(PY_QUEUE), stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`python worker not ready: ${log.slice(-500)}`)), 40_000);
-    child.stderr!.on('data', (b: Buffer) => {
-      log += b.toString();
-      if (log.includes('ready.')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`python worker exited ${code}: ${log.slice(-500)}`));
-    });
-  });
-  return child;
-}
-
 describe("Celery's integration scenarios on a celeriac worker and a Python worker", { timeout: 200_000 }, async () => {
   const problem = (await serviceSkip('redis')) || pythonSkip(['celery', 'redis']);
   let app: Celeriac;
@@ -134,7 +109,12 @@ describe("Celery's integration scenarios on a celeriac worker and a Python worke
     closeTasks = registerIntegrationTasks(app, REDIS_URL, JS_QUEUE);
     worker = new Worker(app, { queues: [JS_QUEUE], concurrency: 4, logger: captureLog('warn').logger });
     await worker.start();
-    pyWorker = await startPythonWorker();
+    // Prefork with 4 processes, as Celery's own suite runs its worker.
+    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-c', '4', '-n', `it-py-${RUN}@%h`, '--without-gossip', '--without-mingle'], env(PY_QUEUE), {
+      module: 'celery_it',
+      cwd: HERE,
+      pool: [],
+    });
   });
 
   after(async () => {
