@@ -120,6 +120,9 @@ export function registerIntegrationTasks(app: Celeriac, redisUrl: string, queue:
   t(function return_priority(self: Task, ..._args: unknown[]) {
     return `Priority: ${self.request.deliveryInfo?.priority ?? 'None'}`;
   }, 'return_priority', { bind: true });
+  t(function return_properties(self: Task) {
+    return self.request.properties;
+  }, 'return_properties', { bind: true });
   t(async function build_chain_inside_task() {
     const res = await chain(add.s(1, 1), add.s(2), group(add.s(3), add.s(4)), add.s(5)).applyAsync();
     return res.asTuple();

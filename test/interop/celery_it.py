@@ -219,6 +219,11 @@ def return_priority(self, *_args):
 
 
 @task(bind=True)
+def return_properties(self):
+    return self.request.properties
+
+
+@task(bind=True)
 def build_chain_inside_task(self):
     c = add.s(1, 1) | add.s(2) | group(add.s(3), add.s(4)) | add.s(5)
     return c()

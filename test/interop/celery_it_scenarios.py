@@ -141,7 +141,9 @@ def _():
     get(res, propagate=True)
 
 
-scenario("test_properties", "request.properties (not in celeriac)")(None)
+@scenario("test_properties")
+def _():
+    assert get(celery_it.return_properties.apply_async(app_id="1234"))["app_id"] == "1234"
 
 
 @scenario("test_ignoring_result_no_subscriptions")
