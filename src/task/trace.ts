@@ -252,6 +252,35 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
 }
 
 /**
+ * Whether an errback takes Celery's new-style arguments `(request, exc, traceback)`: more than
+ * one named positional parameter left once the signature's own partial arguments are placed
+ * (Celery counts parameters only; an errback like `record(value, tag)` sent as `record.s('err')`
+ * keeps getting the task id here, as it always has in celeriac).
+ */
+function takesRequest(errback: Task, partialArgs: number): boolean {
+  const named = errback.parameters.filter((p) => !p.objectPattern && !p.rest);
+  return named.length - partialArgs > 1;
+}
+
+/**
+ * Applies a failed task's errbacks as Celery does: one registered here that takes
+ * `(request, exc, traceback)` is called in place with them (they come before its own partial
+ * arguments); any other is sent with the failed task's id.
+ */
+async function applyErrbacks(app: Celeriac, request: Request, error: Error, traceback: string): Promise<void> {
+  const id = request.id ?? '';
+  for (const dict of request.errbacks ?? []) {
+    const sig = Signature.fromDict(dict, app);
+    const local = app.tasks.get(sig.task);
+    if (local && takesRequest(local, sig.args.length)) {
+      await local.call(...local.bindArguments([request, error, traceback, ...sig.args], sig.kwargs));
+      continue;
+    }
+    await sig.applyAsync([id], {}, { parentId: id, rootId: request.rootId ?? id });
+  }
+}
+
+/**
  * Records a failure as Celery does: FAILURE stored (unless ignored) with the error and its
  * traceback, the chain's later steps marked failed too, errbacks sent, `onFailure` and
  * `afterReturn` called, and the error logged (at INFO without a stack for the task's `throws`).
@@ -302,11 +331,7 @@ export async function recordFailure(
     }
   }
   try {
-    await activeTask.run({ task, request }, async () => {
-      for (const dict of request.errbacks ?? []) {
-        await Signature.fromDict(dict, app).applyAsync([id], {}, { parentId: id, rootId: request.rootId ?? id });
-      }
-    });
+    await activeTask.run({ task, request }, applyErrbacks, app, request, error, einfo.traceback);
   } catch (err) {
     log.error({ err }, `could not send the errbacks of task ${id}`);
   }

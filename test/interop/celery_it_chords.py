@@ -190,7 +190,7 @@ for _shape in HEADER_SHAPES:
     scenario(f"test_error_propagates_to_chord_from_{_shape}")(lambda s=_shape: error_to_chord(s))
     scenario(f"test_immutable_errback_called_by_chord_from_{_shape}")(lambda s=_shape: error_to_chord(s, True))
     scenario(f"test_mutable_errback_called_by_chord_from_{_shape}[errback_new_style]",
-             "old-style errbacks taking (request, exc, traceback) (not in celeriac)")(None)
+             "new-style errbacks (request, exc, traceback) on a failing chord: celeriac sends a chord's errbacks the task id only")(None)
 
 
 @scenario("test_mutable_errback_called_by_chord_from_simple[errback_old_style]")
@@ -208,7 +208,7 @@ for _shape in ("chain", "chain_tail", "group", "group_fail_multiple"):
     scenario(f"test_mutable_errback_called_by_chord_from_{_shape}[errback_old_style]",
              "not ported: counts keyed by ids frozen inside Celery's own test")(None)
 scenario("test_mutable_errback_called_by_chord_from_group_fail_multiple[errback_new_style]",
-         "old-style errbacks taking (request, exc, traceback) (not in celeriac)")(None)
+         "new-style errbacks (request, exc, traceback) on a failing chord: celeriac sends a chord's errbacks the task id only")(None)
 
 
 @scenario("test_immutable_errback_called_by_chord_from_group_fail_multiple")
