@@ -83,11 +83,10 @@ def _():
 
 
 @scenario("test_second_order_replace")
-def _():
-    rconn().delete(ECHO_KEY)
+@echo_scenario
+def test_second_order_replace():
     get(second_order_replace1.delay())
     msgs = rconn().lrange(ECHO_KEY, 0, -1)
-    rconn().delete(ECHO_KEY)
     assert msgs == [b"In A", b"In B", b"In/Out C", b"Out B", b"Out A"], msgs
 
 
