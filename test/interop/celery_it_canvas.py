@@ -276,21 +276,12 @@ def _():
 
 @scenario("test_chain_children_with_callbacks")
 def _():
-    k = key()
-    child = identity.si(1337)
-    child.link(redis_count.si(redis_key=k))
-    assert get(chain(child for _ in range(42))()) == 1337
-    await_count(42, k)
+    counted(lambda cb: chain(linked(identity.si(1337), cb=cb) for _ in range(42)), 1337, False, 42)
 
 
 @scenario("test_chain_children_with_errbacks")
 def _():
-    k = key()
-    child = fail.si()
-    child.link_error(redis_count.si(redis_key=k))
-    res = chain(child for _ in range(42))()
-    raises(ExpectedException, lambda: get(res))
-    await_count(1, k)
+    counted(lambda eb: chain(linked(fail.si(), eb=eb) for _ in range(42)), None, True, 1)
 
 
 # ---- test_result_set ---------------------------------------------------------------------------
@@ -429,21 +420,12 @@ def _():
 
 @scenario("test_group_children_with_callbacks")
 def _():
-    k = key()
-    child = identity.si(1337)
-    child.link(redis_count.si(redis_key=k))
-    assert get(group(child for _ in range(42))()) == [1337] * 42
-    await_count(42, k)
+    counted(lambda cb: group(linked(identity.si(1337), cb=cb) for _ in range(42)), [1337] * 42, False, 42)
 
 
 @scenario("test_group_children_with_errbacks")
 def _():
-    k = key()
-    child = fail.si()
-    child.link_error(redis_count.si(redis_key=k))
-    res = group(child for _ in range(42))()
-    raises(ExpectedException, lambda: get(res))
-    await_count(42, k)
+    counted(lambda eb: group(linked(fail.si(), eb=eb) for _ in range(42)), None, True, 42)
 
 
 @scenario("test_group_with_callback_child_replaced")
