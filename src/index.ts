@@ -6,7 +6,7 @@
 export { Celeriac, type CeleriacOptions, type TaskClass, type TaskOf } from './app/celeriac.js';
 export { TaskRegistry } from './app/registry.js';
 export type { ResolvedRoute } from './app/router.js';
-export { Task, type ExceptionInfo, type NoKwargs, type PartialArgs, type RetryOptions, type UpdateStateOptions } from './task/task.js';
+export { Task, type ExceptionInfo, type NoKwargs, type PartialArgs, type RetryOptions, type TrailingArgs, type UpdateStateOptions } from './task/task.js';
 export type { TaskOptions, ErrorClass, RetryKwargs } from './task/options.js';
 export { Request, currentRequest, type DeliveryInfo, type RequestFields } from './task/request.js';
 export { getTaskLogger } from './task/logger.js';

@@ -11,12 +11,31 @@ import { Signature } from '../canvas/signature.js';
 import type { SignatureDict } from '../protocol/message.js';
 import { resultFromTuple } from '../result/group-result.js';
 import { READY_STATES } from '../result/states.js';
-import type { Task } from '../task/task.js';
+import { Task } from '../task/task.js';
 import type { Celeriac } from './celeriac.js';
 
 function taskOf(app: Celeriac, sig: SignatureDict | string) {
   const name = typeof sig === 'string' ? sig : Signature.fromDict(sig, app).task;
   return app.tasks.require(name);
+}
+
+/**
+ * `celery.accumulate(*args, index=None)`: its arguments as a list, or the one at `index` (what a
+ * task replaced by a group returns: the group's results).
+ */
+class Accumulate extends Task<[unknown[], number | null], unknown> {
+  override name = 'celery.accumulate';
+
+  override bindArguments(args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}): unknown[] {
+    const extra = Object.keys(kwargs).find((k) => k !== 'index');
+    if (extra !== undefined) throw new TypeError(`accumulate() got an unexpected keyword argument '${extra}'`);
+    const index = kwargs['index'];
+    return [[...args], typeof index === 'number' ? index : null];
+  }
+
+  override run(args: unknown[], index: number | null): unknown {
+    return index === null ? args : args[index];
+  }
 }
 
 /** Registers the built-in tasks on an app. */
@@ -27,12 +46,7 @@ export function registerBuiltins(app: Celeriac): void {
     },
     { name: 'celery.backend_cleanup', ignoreResult: true },
   );
-  app.task(
-    function accumulate(...args: unknown[]) {
-      return args;
-    },
-    { name: 'celery.accumulate', params: ['...args'] },
-  );
+  app.registerTask(new Accumulate());
   app.task(
     async function map(task: SignatureDict | string, it: unknown[]) {
       const t = taskOf(app, task);

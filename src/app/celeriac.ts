@@ -41,6 +41,7 @@ import { Producer } from './producer.js';
 import { TaskRegistry } from './registry.js';
 import { Router } from './router.js';
 import { applyEager, retryTask, storeState } from './execution.js';
+import { replaceTask } from './replace.js';
 
 /** `app.events`. */
 export interface AppEvents {
@@ -351,6 +352,11 @@ export class Celeriac implements CanvasApp, ResultContext {
   /** @internal Stores a state for `task.updateState()`. */
   storeState(task: Task, taskId: string, state: string, meta: unknown, request: Request): Promise<void> {
     return storeState(this, task, taskId, state, meta, request);
+  }
+
+  /** @internal Applies a replacement for `task.replace()` (see src/app/replace.ts). */
+  replaceTask(request: Request, replacement: Signature): Promise<unknown> {
+    return replaceTask(this, request, replacement);
   }
 
   /** @internal Republishes a task for `task.retry()`; returns the Retry to throw. */

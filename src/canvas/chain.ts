@@ -10,6 +10,7 @@ import type { SignatureDict } from '../protocol/message.js';
 import type { AsyncResult } from '../result/async-result.js';
 import { Chord } from './chord.js';
 import { Group } from './group.js';
+import { freezeSteps } from './links.js';
 import { fromWireOptions, signatureList, type ApplyOptions, type SignatureLike } from './options.js';
 import { registerSignatureType, Signature, type CanvasApp } from './signature.js';
 
@@ -30,25 +31,21 @@ export class Chain<R = unknown> extends Signature<R> {
 
   override clone(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Chain<R> {
     const copy = Signature.fromDict(structuredClone(this.toJSON()), this.app) as Chain<R>;
-    if (args.length > 0 || Object.keys(kwargs).length > 0) {
+    if (!this.immutable && (args.length > 0 || Object.keys(kwargs).length > 0)) {
       const first = copy.tasks[0];
       if (first) copy.tasks[0] = first.clone(args, kwargs);
     }
     return copy.set(options);
   }
 
-  /** Assigns every step's id now (the last one `taskId`); returns the last step's result. */
+  /**
+   * Assigns every step's id now (the last one `taskId`); returns the last step's result, linked
+   * back to the first step as {@link applyAsync}'s is (a group followed by more steps is frozen
+   * as the chord it will be sent as).
+   */
   override freeze(taskId?: string): AsyncResult<R> {
     const app = this.requireApp();
-    const steps = this.flat();
-    let parent: AsyncResult | null = null;
-    for (const [i, step] of steps.entries()) {
-      if (!step.app) step.app = app;
-      const result = step.freeze(i === steps.length - 1 ? taskId : undefined);
-      parent = result.parent === null && parent ? result.withParent(parent) : result;
-    }
-    if (!parent) throw new TypeError('cannot freeze an empty chain');
-    return parent as AsyncResult<R>;
+    return freezeSteps(app, upgradeGroups(this.flat(), app), taskId ?? this.id) as AsyncResult<R>;
   }
 
   /**
@@ -62,10 +59,11 @@ export class Chain<R = unknown> extends Signature<R> {
     let steps = this.flat().map((t) => Signature.fromDict(structuredClone(t.toJSON()), t.app ?? app));
     if (steps.length === 0) throw new TypeError('cannot apply an empty chain');
     steps = upgradeGroups(steps, app);
-    const { taskId, link, linkError, groupId, groupIndex, chord, ...sendOptions } = { ...fromWireOptions(this.options), ...options };
+    const { taskId, link, linkError, groupId, groupIndex, chord, chain: after, ...sendOptions } = { ...fromWireOptions(this.options), ...options };
     const first = steps[0]!;
     const last = steps[steps.length - 1]!;
-    if (taskId !== undefined) last.options['task_id'] = taskId;
+    // The chain's id names the last step's result unless that step has one already (Celery's rule).
+    if (taskId !== undefined && last.id === undefined) last.options['task_id'] = taskId;
     if (groupId !== undefined) last.options['group_id'] = groupId;
     if (groupIndex !== undefined) last.options['group_index'] = groupIndex;
     if (chord !== undefined) last.options['chord'] = chord;
@@ -78,13 +76,12 @@ export class Chain<R = unknown> extends Signature<R> {
         ];
       }
     }
+    if (this.immutable) [args, kwargs] = [[], {}];
     if (app.alwaysEager) return eagerChain(steps, args, kwargs, sendOptions) as Promise<AsyncResult<R>>;
-    let result: AsyncResult | null = null;
-    for (const step of steps) {
-      const frozen = step.freeze();
-      result = result ? frozen.withParent(result) : frozen;
-    }
-    const rest: SignatureDict[] = steps.slice(1).reverse().map((s) => s.toJSON());
+    const result = freezeSteps(app, steps);
+    // Steps of an enclosing chain that follow this one (a chain as a chord's body, say) run after
+    // this chain's own: the wire list is last step first.
+    const rest: SignatureDict[] = [...(after ?? []), ...steps.slice(1).reverse().map((s) => s.toJSON())];
     await first.applyAsync(args, kwargs, rest.length > 0 ? { ...sendOptions, chain: rest } : sendOptions);
     return result as AsyncResult<R>;
   }

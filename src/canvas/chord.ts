@@ -27,6 +27,7 @@ import { buildMeta } from '../task/meta.js';
 import { uuid } from '../utils/ids.js';
 import { Chain } from './chain.js';
 import { Group } from './group.js';
+import { attachParent } from './links.js';
 import { fromWireOptions, signatureList, type ApplyOptions } from './options.js';
 import { registerSignatureType, Signature, type CanvasApp } from './signature.js';
 
@@ -44,19 +45,25 @@ export class Chord<R = unknown> extends Signature<R> {
     this.body = body;
   }
 
-  /** Freezes the body (its id `taskId`) and the header; returns the body's result. */
+  /**
+   * Freezes the header and the body (which keeps an id it has; `taskId` is the fallback) and
+   * returns the body's result, linked back to the header's. The chord's own id becomes the
+   * header's group id, as in Celery.
+   */
   override freeze(taskId?: string): AsyncResult<R> {
     const app = this.requireApp();
     const body = this.requireBody();
     if (!body.app) body.app = app;
-    const headerResult = this.header.freeze(typeof this.options['group_id'] === 'string' ? this.options['group_id'] : undefined);
-    const bodyResult = body.freeze(taskId ?? this.id);
-    return bodyResult.withParent(headerResult);
+    if (!this.header.app) this.header.app = app;
+    const headerResult = this.header.freeze();
+    const bodyResult = body.freeze(taskId);
+    this.options['task_id'] = headerResult.id;
+    return attachParent(app, bodyResult, headerResult) as AsyncResult<R>;
   }
 
   override clone(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Chord<R> {
     const copy = Signature.fromDict(structuredClone(this.toJSON()), this.app) as Chord<R>;
-    if (args.length > 0 || Object.keys(kwargs).length > 0) {
+    if (!this.immutable && (args.length > 0 || Object.keys(kwargs).length > 0)) {
       copy.header.tasks.splice(0, copy.header.tasks.length, ...copy.header.tasks.map((t) => t.clone(args, kwargs)));
     }
     return copy.set(options);
@@ -65,15 +72,16 @@ export class Chord<R = unknown> extends Signature<R> {
   /**
    * Sends the header with the body attached; resolves with the body's result, whose `parent` is
    * the header's {@link GroupResult}. Partial arguments go to every header task. `taskId` names
-   * the body's result; `groupId` the header's.
+   * the body's result unless the body has an id already (a frozen chord's `taskId` is its
+   * header's id); the header keeps its own id as the group id.
    */
   override async applyAsync(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     const app = this.requireApp();
     const all = { ...fromWireOptions(this.options), ...options };
     const { taskId, link, linkError, chain: rest, groupId: outerGroup, groupIndex, chord: outerChord, ...sendOptions } = all;
-    const header = this.header.clone(args, kwargs);
+    const header = this.immutable ? this.header.clone() : this.header.clone(args, kwargs);
     const body = Signature.fromDict(structuredClone(this.requireBody().toJSON()), this.requireBody().app ?? app) as Signature<R>;
-    if (taskId !== undefined) body.options['task_id'] = taskId;
+    if (taskId !== undefined && body.id === undefined && taskId !== header.id) body.options['task_id'] = taskId;
     if (link !== undefined) body.options['link'] = [...signatureList(body.options['link'] as ApplyOptions['link']), ...signatureList(link)];
     if (linkError !== undefined) {
       body.options['link_error'] = [...signatureList(body.options['link_error'] as ApplyOptions['link']), ...signatureList(linkError)];
@@ -86,10 +94,10 @@ export class Chord<R = unknown> extends Signature<R> {
     if (outerChord !== undefined) body.options['chord'] = outerChord;
     const bodyResult = body.freeze();
 
-    const groupId = typeof this.options['group_id'] === 'string' ? this.options['group_id'] : uuid();
+    const groupId = header.id ?? uuid();
     if (header.tasks.length === 0) {
       await body.applyAsync([[]], {}, sendOptions);
-      return bodyResult.withParent(new GroupResult(groupId, app.resultContext, []));
+      return attachParent(app, bodyResult, new GroupResult(groupId, app.resultContext, [])) as AsyncResult<R>;
     }
     if (app.alwaysEager) {
       // Eager: the header ran in place; its values go straight to the body.
@@ -111,7 +119,7 @@ export class Chord<R = unknown> extends Signature<R> {
       );
     }
     await header.applyAsync([], {}, { ...sendOptions, taskId: groupId, chord: bodyDict });
-    return bodyResult.withParent(headerResult);
+    return attachParent(app, bodyResult, headerResult) as AsyncResult<R>;
   }
 
   override toJSON(): SignatureDict {

@@ -35,7 +35,7 @@ export class Group<R = unknown> extends Signature<R[]> {
 
   override clone(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Group<R> {
     const copy = Signature.fromDict(structuredClone(this.toJSON()), this.app) as Group<R>;
-    if (args.length > 0 || Object.keys(kwargs).length > 0) {
+    if (!this.immutable && (args.length > 0 || Object.keys(kwargs).length > 0)) {
       copy.tasks.splice(0, copy.tasks.length, ...copy.tasks.map((t) => t.clone(args, kwargs)));
     }
     return copy.set(options);
@@ -46,6 +46,7 @@ export class Group<R = unknown> extends Signature<R[]> {
     const app = this.requireApp();
     const { taskId, groupId: _outer, groupIndex: _index, ...rest } = { ...fromWireOptions(this.options), ...options };
     const id = taskId ?? this.id ?? uuid();
+    if (this.immutable) [args, kwargs] = [[], {}];
     const results: AsyncResult[] = [];
     for (const [index, member] of this.tasks.entries()) {
       const copy = Signature.fromDict(structuredClone(member.toJSON()), member.app ?? app);

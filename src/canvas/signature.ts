@@ -24,6 +24,17 @@ export interface CanvasApp {
   readonly alwaysEager: boolean;
 }
 
+/** Options a merge never overwrites once set (Celery's `_IMMUTABLE_OPTIONS`). */
+const KEPT_OPTIONS = new Set(['group_id']);
+
+/** Merges wire `options` into `into`, keeping the {@link KEPT_OPTIONS} already there. */
+export function mergeOptions(into: Record<string, unknown>, options: Readonly<Record<string, unknown>>): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (KEPT_OPTIONS.has(key) && into[key] !== undefined) continue;
+    into[key] = value;
+  }
+}
+
 type SignatureParser = (dict: SignatureDict, app: CanvasApp | null) => Signature;
 const parsers = new Map<string, SignatureParser>();
 
@@ -102,12 +113,18 @@ export class Signature<R = unknown> implements SignatureLike {
     return this;
   }
 
-  /** A copy, with more partial arguments (appended) and options (merged). */
+  /**
+   * A copy with partial arguments merged as a call would merge them (Celery's rule: `args` come
+   * before the signature's own, `kwargs` update its own; an immutable signature keeps its own
+   * and ignores both) and options merged (a `group_id` already set is kept: changing it would
+   * leave the group waiting for a member that reports elsewhere).
+   */
   clone(args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Signature<R> {
     const copy = Signature.fromDict<R>(structuredClone(this.toJSON()), this.app);
-    copy.args = [...copy.args, ...args];
-    copy.kwargs = { ...copy.kwargs, ...kwargs };
-    Object.assign(copy.options, toWireOptions(options));
+    const m = copy.merged(args, kwargs);
+    copy.args = m.args;
+    copy.kwargs = m.kwargs;
+    mergeOptions(copy.options, toWireOptions(options));
     return copy;
   }
 

@@ -119,6 +119,11 @@ export interface Settings {
   taskDefaultRoutingKey: string | null;
   /** @defaultValue null */
   taskDefaultPriority: number | null;
+  /**
+   * Callbacks and next chain steps sent by a task get the task's own message priority instead
+   * of their signature's (Celery's `task_inherit_parent_priority`). @defaultValue false
+   */
+  taskInheritParentPriority: boolean;
   /** @defaultValue null (no routes) */
   taskRoutes: TaskRoutes | null;
   /** @defaultValue null (only the default queue) */
@@ -220,6 +225,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     taskDefaultExchangeType: 'direct',
     taskDefaultRoutingKey: null,
     taskDefaultPriority: null,
+    taskInheritParentPriority: false,
     taskRoutes: null,
     taskQueues: null,
     taskCreateMissingQueues: true,

@@ -46,6 +46,8 @@ export interface RequestFields {
   utc: boolean;
   /** All message headers, Celery's and custom ones. */
   headers: Record<string, unknown>;
+  /** The message's properties (`correlation_id`, `reply_to`, `priority`, `app_id`, ...), Celery's `request.properties`. */
+  properties: Record<string, unknown>;
   rootId: string | null;
   parentId: string | null;
   /** Remaining chain steps (last step first). */
@@ -85,6 +87,7 @@ export class Request implements RequestFields {
   errbacks: SignatureDict[] | null = null;
   utc = true;
   headers: Record<string, unknown> = {};
+  properties: Record<string, unknown> = {};
   rootId: string | null = null;
   parentId: string | null = null;
   chain: SignatureDict[] | null = null;

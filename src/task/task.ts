@@ -20,9 +20,16 @@ import type { LogFields, Logger } from '../logging/logger.js';
 
 /**
  * A leading part of a task's positional arguments (each may be left out from the end): what
- * `task.s()` takes, since a chain or callback passes the parent's result as the next argument.
+ * `applyAsync()` takes along with keyword arguments that supply the rest.
  */
 export type PartialArgs<A extends unknown[]> = Partial<A>;
+
+/**
+ * A trailing part of a task's positional arguments, or all of them: what `task.s()` takes. A chain
+ * or callback puts the parent's result before them (Celery's rule), so `add.s(2)` in a chain calls
+ * `add(result, 2)`.
+ */
+export type TrailingArgs<A extends unknown[]> = A extends readonly [unknown, ...infer Rest] ? A | TrailingArgs<Rest> : A;
 
 /** No keyword arguments: `{}` (or nothing), for calls whose positional arguments are complete. */
 export type NoKwargs = Readonly<Record<string, never>>;
@@ -204,10 +211,10 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   }
 
   /**
-   * A signature of a call, typed from the task's parameters; partial arguments are allowed
-   * (`add.s(2)`: a chain or callback passes the parent's result as the next one).
+   * A signature of a call, typed from the task's parameters: all of them, or the last ones
+   * (`add.s(2)`: a chain or callback passes the parent's result first).
    */
-  s(...args: PartialArgs<A>): Signature<R> {
+  s(...args: TrailingArgs<A>): Signature<R> {
     return this.signature(args);
   }
 
@@ -227,7 +234,7 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
   }
 
   /** An immutable signature: ignores the parent's result in a chain or callback. */
-  si(...args: PartialArgs<A>): Signature<R> {
+  si(...args: TrailingArgs<A>): Signature<R> {
     return this.signature(args, {}, {}, true);
   }
 
@@ -288,6 +295,22 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
    */
   getLogger(bindings: LogFields = {}): Logger {
     return getTaskLogger(this.name, bindings);
+  }
+
+  /**
+   * Replaces this running task with `sig` (Celery's `Task.replace`): the replacement gets this
+   * task's id, callbacks, errbacks, group and chord membership and the rest of its chain, is
+   * sent, and this task ends with `Ignore` (nothing stored for it: the replacement's last step
+   * stores the result its caller waits for). In an eager run, resolves with the replacement's
+   * value instead.
+   *
+   * @example
+   * app.task(async function addToAll(self: Task, nums: number[], val: number) {
+   *   return self.replace(group(nums.map((n) => add.s(n, val))));
+   * }, { bind: true });
+   */
+  replace(sig: Signature): Promise<never> {
+    return this.app.replaceTask(this.request, sig) as Promise<never>;
   }
 
   /** @internal Describes a call for logs. */

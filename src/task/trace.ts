@@ -11,6 +11,7 @@ import { Signature } from '../canvas/signature.js';
 import { Ignore, Reject, Retry } from '../errors/index.js';
 import { levelEnabled, type Logger } from '../logging/logger.js';
 import { serializeError } from '../protocol/exceptions.js';
+import type { SignatureDict } from '../protocol/message.js';
 import { pyRepr } from '../protocol/repr.js';
 import { States } from '../result/states.js';
 import { isThenable } from '../utils/deferred.js';
@@ -107,19 +108,27 @@ export function destinationOf(request: Request, taskId: string | null = request.
   return { replyTo: request.replyTo, correlationId: taskId };
 }
 
-/** Tells the chord this task is a header part of that it is done (callers check `request.chord`). */
-async function reportChordPart(app: Celeriac, backend: ResultBackend, request: Request, state: string, result: unknown, log: Logger): Promise<void> {
+/** Which chord part finished: the running task's own, or a later chain step's that never runs. */
+interface ChordPartOf {
+  taskId: string;
+  groupId: string | null;
+  groupIndex: number | null;
+  chord: SignatureDict | null;
+}
+
+function ownPart(request: Request): ChordPartOf {
+  return { taskId: request.id ?? '', groupId: request.group, groupIndex: request.groupIndex, chord: request.chord };
+}
+
+/**
+ * Tells the chord a header part belongs to that the part is done (callers check it has a chord).
+ * Runs in the task's context, so a body it applies has this task as parent and its root, as in Celery.
+ */
+async function reportChordPart(app: Celeriac, backend: ResultBackend, task: Task, request: Request, part: ChordPartOf, state: string, result: unknown, log: Logger): Promise<void> {
   try {
-    await chordPartReturned(app, backend, {
-      taskId: request.id ?? '',
-      groupId: request.group,
-      groupIndex: request.groupIndex,
-      chord: request.chord,
-      state,
-      result,
-    });
+    await activeTask.run({ task, request }, chordPartReturned, app, backend, { ...part, state, result });
   } catch (err) {
-    log.error({ err }, `chord callback of group ${request.group ?? '?'} could not be applied`);
+    log.error({ err }, `chord callback of group ${part.groupId ?? '?'} could not be applied`);
   }
 }
 
@@ -149,7 +158,7 @@ async function storeState(task: Task, request: Request, ctx: TraceContext, log: 
 
 /** Sends the callbacks (`link`) and the next chain step with the task's return value. */
 async function sendFollowUps(app: Celeriac, request: Request, id: string, retval: unknown): Promise<void> {
-  const priority = request.deliveryInfo?.priority ?? undefined;
+  const priority = app.conf.taskInheritParentPriority ? (request.deliveryInfo?.priority ?? undefined) : undefined;
   const base = { parentId: id, rootId: request.rootId ?? id, ...(priority ? { priority } : {}) };
   for (const dict of request.callbacks ?? []) {
     await Signature.fromDict(dict, app).applyAsync([retval], {}, base);
@@ -224,7 +233,7 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
       // The connected backend without a promise job: this path runs once per task.
       const backend = task.connectedBackend() ?? (await task.getBackend());
       await storeOwn(backend, task, request, app, States.SUCCESS, retval, null);
-      if (request.chord) await reportChordPart(app, backend, request, States.SUCCESS, retval, log);
+      if (request.chord) await reportChordPart(app, backend, task, request, ownPart(request), States.SUCCESS, retval, log);
     }
   } catch (err) {
     // The result could not be stored (not serializable, backend down) or a callback could
@@ -240,6 +249,35 @@ export async function traceTask(task: Task, request: Request, ctx: TraceContext)
     await safely(log, 'afterReturn', () => task.afterReturn(States.SUCCESS, retval, id, request.args, request.kwargs, null));
   }
   return { state: States.SUCCESS, retval, error: null, requeue: false, runtime: took };
+}
+
+/**
+ * Whether an errback takes Celery's new-style arguments `(request, exc, traceback)`: more than
+ * one named positional parameter left once the signature's own partial arguments are placed
+ * (Celery counts parameters only; an errback like `record(value, tag)` sent as `record.s('err')`
+ * keeps getting the task id here, as it always has in celeriac).
+ */
+function takesRequest(errback: Task, partialArgs: number): boolean {
+  const named = errback.parameters.filter((p) => !p.objectPattern && !p.rest);
+  return named.length - partialArgs > 1;
+}
+
+/**
+ * Applies a failed task's errbacks as Celery does: one registered here that takes
+ * `(request, exc, traceback)` is called in place with them (they come before its own partial
+ * arguments); any other is sent with the failed task's id.
+ */
+async function applyErrbacks(app: Celeriac, request: Request, error: Error, traceback: string): Promise<void> {
+  const id = request.id ?? '';
+  for (const dict of request.errbacks ?? []) {
+    const sig = Signature.fromDict(dict, app);
+    const local = app.tasks.get(sig.task);
+    if (local && takesRequest(local, sig.args.length)) {
+      await local.call(...local.bindArguments([request, error, traceback, ...sig.args], sig.kwargs));
+      continue;
+    }
+    await sig.applyAsync([id], {}, { parentId: id, rootId: request.rootId ?? id });
+  }
 }
 
 /**
@@ -266,13 +304,26 @@ export async function recordFailure(
     try {
       const backend = await task.getBackend();
       await storeOwn(backend, task, request, app, state, serialized, einfo.traceback);
-      if (request.chord) await reportChordPart(app, backend, request, state, serialized, log);
+      if (request.chord) await reportChordPart(app, backend, task, request, ownPart(request), state, serialized, log);
       // The steps after a failed one will never run: mark them failed too, so waiting on the
-      // chain's final result ends with this error instead of hanging.
+      // chain's final result ends with this error instead of hanging, and a step that is a
+      // chord's header part reports to its chord (Celery's rule: the chord fails, its errbacks run).
       for (const step of request.chain ?? []) {
         const stepId = step.options?.['task_id'];
         if (typeof stepId === 'string') {
           await backend.storeResult(buildMeta(stepId, state, serialized, einfo.traceback, null, { extended: false }), destinationOf(request, stepId));
+        }
+        const chord = step.options?.['chord'];
+        if (typeof stepId === 'string' && chord && typeof chord === 'object') {
+          const groupId = step.options?.['group_id'];
+          const groupIndex = step.options?.['group_index'];
+          const part: ChordPartOf = {
+            taskId: stepId,
+            groupId: typeof groupId === 'string' ? groupId : null,
+            groupIndex: typeof groupIndex === 'number' ? groupIndex : null,
+            chord: chord as SignatureDict,
+          };
+          await reportChordPart(app, backend, task, request, part, state, serialized, log);
         }
       }
     } catch (err) {
@@ -280,11 +331,7 @@ export async function recordFailure(
     }
   }
   try {
-    await activeTask.run({ task, request }, async () => {
-      for (const dict of request.errbacks ?? []) {
-        await Signature.fromDict(dict, app).applyAsync([id], {}, { parentId: id, rootId: request.rootId ?? id });
-      }
-    });
+    await activeTask.run({ task, request }, applyErrbacks, app, request, error, einfo.traceback);
   } catch (err) {
     log.error({ err }, `could not send the errbacks of task ${id}`);
   }

@@ -60,23 +60,43 @@ export function timeLimits(task: Task, request: Request, app: Celeriac): [number
   return [hard ?? task.timeLimit ?? app.conf.taskTimeLimit, soft ?? task.softTimeLimit ?? app.conf.taskSoftTimeLimit];
 }
 
+type DiscardReason = 'revoked' | 'expired';
+
+/** Why a task must not run now: its id is revoked, or it expired; null to run it. */
+function discardReason(app: Celeriac, request: Request): DiscardReason | null {
+  if (app.revoked.has(request.id ?? '')) return 'revoked';
+  if (request.expires && request.expires.getTime() <= Date.now()) return 'expired';
+  return null;
+}
+
+/** Records a task that will not run as REVOKED and acknowledges its message. */
+async function discard(ctx: ExecutionContext, delivery: Delivery, task: Task, request: Request, reason: DiscardReason): Promise<void> {
+  const id = request.id ?? '';
+  if (reason === 'revoked') ctx.logger.info(`Discarding revoked task: ${task.name}[${id}]`);
+  else ctx.logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires?.toISOString() ?? '?'})`);
+  await storeFinal(ctx.app, task, id, States.REVOKED, new TaskRevokedError(reason), ctx.logger, destinationOf(request));
+  await delivery.ack();
+  ctx.onDiscarded?.(request, reason);
+}
+
 /** Runs one received task to the end, acknowledging its message as the task's options say. */
 export async function executeTask(ctx: ExecutionContext, delivery: Delivery, task: Task, request: Request): Promise<void> {
   const { app, logger } = ctx;
   const id = request.id ?? '';
-  if (await discardedAsRevoked(ctx, delivery, task, request)) return;
-  if (request.expires && request.expires.getTime() <= Date.now()) {
-    logger.info(`Discarding expired task: ${task.name}[${id}] (expired ${request.expires.toISOString()})`);
-    await storeFinal(app, task, id, States.REVOKED, new TaskRevokedError('expired'), logger, destinationOf(request));
-    await delivery.ack();
-    ctx.onDiscarded?.(request, 'expired');
+  const early = discardReason(app, request);
+  if (early) {
+    await discard(ctx, delivery, task, request, early);
     return;
   }
   const token = ctx.rateLimiter.acquire(task.name, task.rateLimit ?? app.conf.taskDefaultRateLimit);
   if (token) {
     await token;
-    // Revoked while it waited for its token.
-    if (await discardedAsRevoked(ctx, delivery, task, request)) return;
+    // Revoked or expired while it waited for its token.
+    const late = discardReason(app, request);
+    if (late) {
+      await discard(ctx, delivery, task, request, late);
+      return;
+    }
   }
   const acksLate = task.acksLate ?? app.conf.taskAcksLate;
   const job = new Execution(ctx, delivery, task, request, acksLate);
@@ -87,7 +107,11 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
     job.clearTimers();
   }
   const started = job.begun;
-  if (result.kind === 'skipped') return;
+  if (result.kind === 'skipped') {
+    // Revoked or expired while it waited for a slot (Celery checks again as the pool takes it).
+    if (job.discarded) await discard(ctx, delivery, task, request, job.discarded);
+    return;
+  }
   if (result.kind === 'abandoned') {
     // Cold shutdown. An unacknowledged message goes back to the broker when the consumer closes;
     // one acknowledged already will not come back, so its result says what happened.
@@ -130,20 +154,11 @@ export async function executeTask(ctx: ExecutionContext, delivery: Delivery, tas
   } else await delivery.ack();
 }
 
-/** Discards a revoked task (state REVOKED, message acked); false when it is not revoked. */
-async function discardedAsRevoked(ctx: ExecutionContext, delivery: Delivery, task: Task, request: Request): Promise<boolean> {
-  const id = request.id ?? '';
-  if (!ctx.app.revoked.has(id)) return false;
-  ctx.logger.info(`Discarding revoked task: ${task.name}[${id}]`);
-  await storeFinal(ctx.app, task, id, States.REVOKED, new TaskRevokedError('revoked'), ctx.logger, destinationOf(request));
-  await delivery.ack();
-  ctx.onDiscarded?.(request, 'revoked');
-  return true;
-}
-
 /** The pool's view of one execution: its accept and start hooks (one object, no closures). */
 class Execution implements PoolJob {
   begun = false;
+  /** Why the pool was told not to run it after all (revoked or expired as its slot came up). */
+  discarded: DiscardReason | null = null;
   private timers: LongTimeout[] | undefined;
 
   constructor(
@@ -156,7 +171,9 @@ class Execution implements PoolJob {
 
   accept(): boolean {
     // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
-    return !this.ctx.closing();
+    if (this.ctx.closing()) return false;
+    this.discarded = discardReason(this.ctx.app, this.request);
+    return this.discarded === null;
   }
 
   started(): void {

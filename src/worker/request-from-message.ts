@@ -41,6 +41,7 @@ export function requestFromMessage(decoded: DecodedTask, delivery: Delivery, hos
   r.errbacks = decoded.embed.errbacks;
   r.utc = h['utc'] !== false;
   r.headers = h;
+  r.properties = p;
   r.rootId = str(h['root_id']) ?? decoded.id;
   r.parentId = str(h['parent_id']);
   r.chain = decoded.embed.chain;

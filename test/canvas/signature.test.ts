@@ -27,8 +27,9 @@ describe('signatures', () => {
     assert.equal((json.options['link_error'] as SignatureDict[])[0]!.task, 'tasks.log_error');
     const back = Signature.fromDict(JSON.parse(JSON.stringify(json)) as SignatureDict, app);
     assert.deepEqual(back.toJSON(), json);
+    // Celery's merge: partial arguments come before the signature's own.
     const clone = sig.clone([3], { z: 1 }, { priority: 5 });
-    assert.deepEqual(clone.args, [2, 3]);
+    assert.deepEqual(clone.args, [3, 2]);
     assert.deepEqual(clone.kwargs, { z: 1 });
     assert.equal(clone.options['priority'], 5);
     assert.equal(sig.options['priority'], undefined, 'clone leaves the original alone');

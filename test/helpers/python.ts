@@ -17,11 +17,22 @@ export function pythonSkip(modules: string[]): string | false {
   return problem && !servicesRequired ? `Python Celery unavailable (${problem}); apt-get install python3-celery` : false;
 }
 
+/** Which Python app a worker runs: its module, the folder it lives in, and the pool arguments. */
+export interface PythonWorkerApp {
+  /** @defaultValue 'pyapp' */
+  module?: string;
+  /** @defaultValue PY_DIR */
+  cwd?: string;
+  /** @defaultValue ['--pool=solo'] */
+  pool?: string[];
+}
+
 /** Starts `python -m celery -A <module> worker <args>`; resolves once it logs that it is ready. */
-export async function startPythonWorker(args: string[], env: NodeJS.ProcessEnv, module = 'pyapp'): Promise<ChildProcess> {
-  const child = spawn(PYTHON, ['-m', 'celery', '-A', module, 'worker', '--pool=solo', '-l', 'info', ...args], {
+export async function startPythonWorker(args: string[], env: NodeJS.ProcessEnv, pyApp: PythonWorkerApp = {}): Promise<ChildProcess> {
+  const { module = 'pyapp', cwd = PY_DIR, pool = ['--pool=solo'] } = pyApp;
+  const child = spawn(PYTHON, ['-m', 'celery', '-A', module, 'worker', ...pool, '-l', 'info', ...args], {
     env,
-    cwd: PY_DIR,
+    cwd,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {

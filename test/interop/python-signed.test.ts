@@ -86,7 +86,7 @@ describe('message signing interop with Python Celery over Redis', async () => {
     stopReceiver = () => receiver.stop();
     worker = new Worker(app, { queues: [JS_QUEUE], concurrency: 8, hostname: JS_HOST, logger: log.logger });
     await worker.start();
-    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-E', '-n', PY_HOST], envFor(py), 'pysigned');
+    pyWorker = await startPythonWorker(['-Q', PY_QUEUE, '-E', '-n', PY_HOST], envFor(py), { module: 'pysigned' });
     pyWorker.stderr!.on('data', (b: Buffer) => {
       pyLog += b.toString();
       for (const m of b.toString().matchAll(/Task pysig\.add\[([0-9a-f-]+)\] succeeded/g)) pyRan.add(m[1]!);

@@ -169,7 +169,7 @@ for (const [dialect, serviceFor, driverModule] of dialects) {
             await worker.stop();
           }
         } else {
-          const pyWorker = await startPythonWorker(['-Q', queues.py, '-n', `sql-${process.pid}-${dialect}@%h`], env(db, queues), 'pysql');
+          const pyWorker = await startPythonWorker(['-Q', queues.py, '-n', `sql-${process.pid}-${dialect}@%h`], env(db, queues), { module: 'pysql' });
           try {
             const r = await app.sendTask('py.values', ['from-js']);
             assert.deepEqual(await r.get({ timeout: 30 }), { ...PY_VALUE, tag: 'from-js' });

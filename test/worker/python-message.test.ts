@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TransportMessage } from '../../src/index.js';
+import type { Task, TransportMessage } from '../../src/index.js';
 import { testApp, withWorker } from '../helpers/app.js';
 
 // The Redis envelope captured from Python Celery 5.2.6 (shared/reference/celery-wire.md, §1), with
@@ -66,6 +66,25 @@ describe('a message captured from Python Celery', () => {
       const second = await last.meta();
       assert.deepEqual(Object.keys(second), ['status', 'result', 'traceback', 'children', 'date_done', 'parent_id', 'task_id']);
       assert.equal(second.parent_id, 'ce45dd33-f920-49bc-8182-c159ac78d4fe');
+    });
+  });
+
+  it('gives the task the message properties as request.properties (Celery: apply_async(app_id=...))', async () => {
+    const { app } = testApp();
+    app.task(function props(self: Task) {
+      return self.request.properties['app_id'] ?? null;
+    }, { name: 'tasks.props', bind: true });
+    const id = 'a7c6a3f5-3b55-4a57-9d1b-2f0b8b7c4a11';
+    const message: TransportMessage = {
+      body: Buffer.from(JSON.stringify([[], {}, { callbacks: null, errbacks: null, chain: null, chord: null }])),
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      headers: { ...envelope.headers, task: 'tasks.props', id, root_id: id },
+      properties: { correlation_id: id, delivery_mode: 2, priority: 0, app_id: '1234' },
+    };
+    await withWorker(app, async () => {
+      await (await app.getTransport()).publish(message, { exchange: '', routingKey: 'celery' });
+      assert.equal(await app.asyncResult(id).get({ timeout: 5 }), '1234');
     });
   });
 });

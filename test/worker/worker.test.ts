@@ -142,6 +142,32 @@ describe('the worker', () => {
     assert.equal(log.grep('Discarding revoked task').length, 1);
   });
 
+  it('discards a task that expires or is revoked while it waits for a slot (checked as the pool takes it)', async () => {
+    const { app } = testApp();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const busy = app.task(async function busy() {
+      await gate;
+    }, { name: 'tasks.busy' });
+    let runs = 0;
+    const t = app.task(function waiting() {
+      runs++;
+    }, { name: 'tasks.waiting' });
+    await withWorker(app, async (worker) => {
+      await busy.delay();
+      const expiresAt = Date.now() + 300;
+      const expiring = await t.applyAsync([], {}, { expires: new Date(expiresAt) });
+      const revoked = await t.delay();
+      // Both are received (prefetched) while the only slot is busy; then one expires, one is revoked.
+      await until(() => worker.received.size >= 3, 'all three received');
+      await until(() => Date.now() > expiresAt + 10, 'the expiry time');
+      await revoked.revoke();
+      release();
+      await until(async () => (await expiring.state()) === States.REVOKED && (await revoked.state()) === States.REVOKED, 'both revoked');
+    }, { concurrency: 1 });
+    assert.equal(runs, 0);
+  });
+
   it('holds a task until its ETA without blocking others', async () => {
     const { app } = testApp();
     const order: string[] = [];
