@@ -69,7 +69,7 @@ export function redisUrlOptions(url: string): RedisUrlOptions {
 
 /**
  * @internal A connection of its own next to `client` (same server and options), for one command
- * at a time (BRPOP, SUBSCRIBE): without ioredis's automatic pipelining, which would only add its
+ * at a time (SUBSCRIBE): without ioredis's automatic pipelining, which would only add its
  * cost there. It reconnects by itself; its errors surface on its commands.
  */
 export function sideConnection(client: RedisClient): RedisClient {

@@ -1,16 +1,13 @@
 /**
  * Lua scripts of the Redis broker. Each runs atomically inside Redis, which is what makes a
  * batch reserve safe: a message is popped and recorded as unacked in one step, so no crash can
- * fall between the two (kombu's BRPOP-then-MULTI has that window; we keep BRPOP only for waking up
- * when the queues are empty).
+ * fall between the two (kombu's BRPOP-then-MULTI has that window; celeriac never uses BRPOP).
  */
 
 /**
  * Reserve up to ARGV[1] messages. KEYS: unacked hash, unacked_index zset, leased set, then the
- * lists to pop from, best first. ARGV[2]: the score (unix time, seconds); ARGV[3...]: messages
- * already popped by BRPOP, to record as unacked too (kombu records them after the pop in the
- * same way). Returns a flat list `[list key, payload, list key, payload, ...]` of the newly
- * popped ones. The unacked entry is `[payload, exchange, routing_key]` as kombu writes it; the
+ * lists to pop from, best first. ARGV[2]: the score (unix time, seconds). Returns a flat list
+ * `[list key, payload, list key, payload, ...]` of the popped ones. The unacked entry is `[payload, exchange, routing_key]` as kombu writes it; the
  * payload is stored as received (never re-encoded).
  */
 export const RESERVE_SCRIPT = `
@@ -68,7 +65,6 @@ local function record(m)
     scores[2 * ntags] = tag
   end
 end
-for i = 3, #ARGV do record(ARGV[i]) end
 local taken = 0
 for i = 4, #KEYS do
   if taken >= limit then break end

@@ -7,8 +7,10 @@
  * `/<db>.<exchange>[/<routing key>]`.
  *
  * Reserving: a Lua script pops up to the free prefetch slots and records them as unacked in one
- * atomic step; only when the queues are empty does a consumer block in BRPOP (on its own
- * connection) to be woken by the next publish. Acks of one tick go to Redis in one script call.
+ * atomic step, the only way a message leaves its list; an idle consumer learns of new messages
+ * through change notices that move nothing (./waker.ts), never by BRPOP, so a worker killed at
+ * any moment leaves every message either in its list or in `unacked` (issue 17). Acks of one
+ * tick go to Redis in one script call.
  *
  * Leases (issue 8): celeriac consumers put the tags they hold in `celeriac.leased` and a lease
  * thread (src/broker/lease) keeps their `unacked_index` scores fresh, so Python workers (which
@@ -283,23 +285,11 @@ export class RedisTransport implements Transport {
   }
 
   /**
-   * @internal Reserves up to `limit` messages from `keys` atomically, recording as unacked in
-   * the same call the messages `popped` by BRPOP (kombu's order: pop, then record). A call with
-   * `popped` is written to the socket before this returns (an explicit pipeline, not ioredis's
-   * automatic one that waits for setImmediate): the caller hands those messages out at once,
-   * and a task that blocks the event loop must not hold back its own record.
+   * @internal Reserves up to `limit` messages from `keys` atomically: each one leaves its list
+   * in the same script call that records it as unacked, so no crash falls between the two.
    */
-  async reserve(keys: readonly string[], limit: number, popped: readonly string[] = []): Promise<Array<[string, string]>> {
-    const client = this.client;
-    const args: [number, ...Array<string | number>] = [keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000, ...popped];
-    let flat: string[];
-    if (popped.length === 0) flat = await runScript<string[]>(client, 'celeriacReserve', ...args);
-    else {
-      const [reply] = (await runScript(client.pipeline(), 'celeriacReserve', ...args).exec()) ?? [];
-      if (!reply) throw new Error('redis broker: the reserve call got no reply');
-      if (reply[0]) throw reply[0];
-      flat = reply[1] as string[];
-    }
+  async reserve(keys: readonly string[], limit: number): Promise<Array<[string, string]>> {
+    const flat = await runScript<string[]>(this.client, 'celeriacReserve', keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000);
     const out: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
     return out;

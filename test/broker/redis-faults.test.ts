@@ -1,0 +1,83 @@
+/**
+ * Redis broker under faults (issue 17): a worker killed while idle loses nothing; a wake-up moves
+ * nothing out of a list.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { RedisTransport } from '../../src/broker/redis/transport.js';
+import { trackingPrefixes } from '../../src/broker/redis/waker.js';
+import { eventually, Inbox, sampleMessage, textOf } from '../conformance/broker-suite.js';
+import { serviceSkip } from '../helpers/services.js';
+
+const URL = 'redis://127.0.0.1:6379/12';
+
+async function open(options: Record<string, unknown> = {}): Promise<RedisTransport> {
+  const t = new RedisTransport({ url: URL, transportOptions: { visibilityTimeout: 1, ...options } });
+  await t.connect();
+  return t;
+}
+
+describe('redis broker faults', async () => {
+  const skip = await serviceSkip('redis');
+
+  it('trackingPrefixes keeps the shortest non-overlapping prefixes', () => {
+    assert.deepEqual(trackingPrefixes(['celery', 'celery.high', 'a', 'ab', '', 'b']), ['a', 'b', 'celery']);
+  });
+
+  it('loses nothing when an idle consumer is stopped, sent a message, and SIGKILLed (issue 17 item 1)', { skip, timeout: 30_000 }, async () => {
+    const queue = `stopkill-${process.pid}-${Date.now()}`;
+    const admin = await open();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/broker-holder.ts', URL, queue, '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      await eventually(() => out.includes('consuming'), 'the holder to consume', 15_000);
+      // Idle: its first look found the queue empty and it now waits for news of a message.
+      await eventually(async () => {
+        const list = String(await admin.client.call('CLIENT', 'LIST'));
+        return / db=12 .*cmd=(brpop|subscribe)/.test(list);
+      }, 'the holder to sit idle', 5000);
+      child.kill('SIGSTOP');
+      await admin.publish(sampleMessage('survivor'), { exchange: '', routingKey: queue });
+      // Long enough for a blocked pop to take the message on the server side.
+      await eventually(async () => (await admin.client.llen(queue)) === 0, 'a pop', 1500).catch(() => undefined);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      assert.ok(!out.includes('held '), 'the stopped holder never got it');
+      const inbox = new Inbox();
+      await admin.consume([queue], inbox.handler, { prefetch: 1 });
+      const [d] = await inbox.waitFor(1, 8000);
+      assert.equal(textOf(d!), 'survivor');
+      await d!.ack();
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await admin.close();
+    }
+  });
+
+  it('wakes an idle consumer within a fraction of its safety poll, taking nothing while idle', { skip, timeout: 20_000 }, async () => {
+    const queue = `wake-${process.pid}-${Date.now()}`;
+    const t = await open();
+    const sender = await open();
+    try {
+      const inbox = new Inbox();
+      await t.consume([queue], inbox.handler, { prefetch: 2 });
+      await eventually(async () => {
+        const list = String(await sender.client.call('CLIENT', 'LIST'));
+        return / db=12 .*cmd=subscribe/.test(list);
+      }, 'the consumer to wait for notices', 5000);
+      for (let i = 0; i < 5; i++) {
+        const sentAt = Date.now();
+        await sender.publish(sampleMessage(`m${i}`), { exchange: '', routingKey: queue });
+        const d = (await inbox.waitFor(i + 1, 3000))[i]!;
+        const latency = Date.now() - sentAt;
+        assert.ok(latency < 400, `delivered ${latency} ms after the send (a notice, not the 1 s poll)`);
+        await d.ack();
+      }
+    } finally {
+      await sender.close();
+      await t.close();
+    }
+  });
+});
