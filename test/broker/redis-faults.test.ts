@@ -1,13 +1,17 @@
 /**
  * Redis broker under faults (issue 17): a worker killed while idle loses nothing; a wake-up moves
- * nothing out of a list.
+ * nothing out of a list; a publish is delivered once or rejected and never delivered, across
+ * outages of a private redis-server (ports 16400-16409).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { RedisTransport } from '../../src/broker/redis/transport.js';
+import { fromEnvelope } from '../../src/broker/redis/envelope.js';
 import { trackingPrefixes } from '../../src/broker/redis/waker.js';
+import { OperationalError } from '../../src/index.js';
 import { eventually, Inbox, sampleMessage, textOf } from '../conformance/broker-suite.js';
+import { PrivateRedis, redisServerSkip } from '../helpers/redis-server.js';
 import { serviceSkip } from '../helpers/services.js';
 
 const URL = 'redis://127.0.0.1:6379/12';
@@ -78,6 +82,81 @@ describe('redis broker faults', async () => {
     } finally {
       await sender.close();
       await t.close();
+    }
+  });
+});
+
+/** The texts of the messages waiting in `queue`, oldest first. */
+async function queued(t: RedisTransport, queue: string): Promise<string[]> {
+  const raw = await t.client.lrange(queue, 0, -1);
+  return raw.reverse().map((p) => (JSON.parse(fromEnvelope(p).unpacked.message.body.toString('utf8')) as [[string]])[0][0]);
+}
+
+describe('redis publishes across outages: delivered once, or rejected and never delivered', { skip: redisServerSkip }, () => {
+  it('sends during a kill -9 and restart (AOF): every resolved one is queued once, no rejected one ever', { timeout: 60_000 }, async () => {
+    const server = new PrivateRedis(16401, { aof: true });
+    await server.start();
+    const t = new RedisTransport({ url: server.url(), transportOptions: { publishTimeout: 1.5, connectTimeout: 1 } });
+    await t.connect();
+    const outcomes = new Map<string, Promise<boolean>>();
+    let n = 0;
+    const send = (): void => {
+      const id = `m${n++}`;
+      outcomes.set(id, t.publish(sampleMessage(id), { exchange: '', routingKey: 'q' }).then(
+        () => true,
+        (err: unknown) => {
+          assert.ok(err instanceof OperationalError, String(err));
+          return false;
+        },
+      ));
+    };
+    const sendFor = async (ms: number): Promise<void> => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        send();
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      await sendFor(500);
+      await server.kill('SIGKILL');
+      await sendFor(3000);
+      await server.start();
+      await sendFor(1000);
+      const settled = new Map<string, boolean>();
+      for (const [id, p] of outcomes) settled.set(id, await p);
+      await new Promise((r) => setTimeout(r, 500)); // anything still on its way lands now
+      const got = await queued(t, 'q');
+      const counts = new Map<string, number>();
+      for (const id of got) counts.set(id, (counts.get(id) ?? 0) + 1);
+      const resolved = [...settled].filter(([, ok]) => ok).map(([id]) => id);
+      const rejected = [...settled].filter(([, ok]) => !ok).map(([id]) => id);
+      assert.ok(rejected.length > 0, 'the outage outlasted the publish timeout for some sends');
+      assert.ok(resolved.length > 0);
+      assert.deepEqual(resolved.filter((id) => counts.get(id) !== 1), [], 'every resolved send queued exactly once');
+      assert.deepEqual(rejected.filter((id) => counts.has(id)), [], 'no rejected send queued');
+    } finally {
+      await t.close();
+      await server.stop();
+    }
+  });
+
+  it('a send rejected while Redis hangs (SIGSTOP) is refused by Redis when it wakes', { timeout: 30_000 }, async () => {
+    const server = new PrivateRedis(16402);
+    await server.start();
+    const t = new RedisTransport({ url: server.url(), transportOptions: { publishTimeout: 1.5, connectTimeout: 1 } });
+    await t.connect();
+    try {
+      await t.publish(sampleMessage('before'), { exchange: '', routingKey: 'q' });
+      server.signal('SIGSTOP');
+      await assert.rejects(t.publish(sampleMessage('during'), { exchange: '', routingKey: 'q' }), OperationalError);
+      server.signal('SIGCONT');
+      await t.publish(sampleMessage('after'), { exchange: '', routingKey: 'q' });
+      assert.deepEqual(await queued(t, 'q'), ['before', 'after']);
+    } finally {
+      server.signal('SIGCONT');
+      await t.close();
+      await server.stop();
     }
   });
 });

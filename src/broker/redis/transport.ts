@@ -21,10 +21,11 @@
  *
  * Options (`broker_transport_options`): visibilityTimeout, foreignVisibilityTimeout,
  * connectTimeout (s, 10), publishTimeout (s, 30: how long a publish waits for an unreachable
- * Redis before failing with OperationalError), leases (true).
+ * Redis before failing with OperationalError; a publish that fails is never delivered later, see
+ * ./publisher.ts), leases (true).
  */
-import type { ChainableCommander, Redis as RedisClient } from 'ioredis';
-import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
+import type { Redis as RedisClient } from 'ioredis';
+import { OperationalError } from '../../errors/index.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import { TickBatcher } from '../../utils/batch.js';
@@ -35,7 +36,8 @@ import { numberOption } from '../options.js';
 import { redactUrl } from '../registry.js';
 import { matchBindings } from '../virtual/exchange.js';
 import { RedisConsumer } from './consumer.js';
-import { redisUrlOptions } from './connection.js';
+import { RedisPublisher, type PublishTarget } from './publisher.js';
+import { connectRedis, redisDb, runScript, withTimeout } from './connection.js';
 import {
   bindingEntry,
   bindingKey,
@@ -51,81 +53,7 @@ import {
   UNACKED_KEY,
   UNACKED_MUTEX_KEY,
 } from './envelope.js';
-import { ACK_SCRIPT, PUBLISH_DIRECT_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
-
-/**
- * @internal Calls a Lua script registered on `client` with `defineCommand` under `name` (without
- * a fixed key count: `numKeys` comes first, as with EVALSHA). On a pipeline it queues the call.
- */
-export function runScript<T>(client: RedisClient, name: string, numKeys: number, ...args: Array<string | number>): Promise<T>;
-export function runScript(client: ChainableCommander, name: string, numKeys: number, ...args: Array<string | number>): ChainableCommander;
-export function runScript(client: RedisClient | ChainableCommander, name: string, numKeys: number, ...args: Array<string | number>): unknown {
-  const command = (client as unknown as Record<string, (numKeys: number, ...args: Array<string | number>) => unknown>)[name];
-  if (typeof command !== 'function') throw new Error(`redis script ${name} is not defined on this connection`);
-  return command.call(client, numKeys, ...args);
-}
-
-/** The database number of a Redis URL (`/3` → 3). */
-export function redisDb(url: string): number {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ImproperlyConfigured(`bad Redis URL '${redactUrl(url)}': expected redis://[:password@]host:port/db`);
-  }
-  const db = parsed.pathname.replace(/^\//, '');
-  if (db === '') return 0;
-  if (!/^\d+$/.test(db)) throw new ImproperlyConfigured(`bad Redis URL '${redactUrl(url)}': the database must be a number, got '${db}'`);
-  return Number(db);
-}
-
-/** Opens an ioredis client for a URL; fails with OperationalError past `timeoutMs`. */
-export async function connectRedis(url: string, timeoutMs: number): Promise<RedisClient> {
-  redisDb(url);
-  let Redis: typeof import('ioredis').Redis;
-  try {
-    Redis = (await import('ioredis')).Redis;
-  } catch (err) {
-    throw new ImproperlyConfigured(`the Redis driver needs the ioredis package: npm install ioredis (${(err as Error).message})`);
-  }
-  const target = redisUrlOptions(url);
-  const client = new Redis(target.url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: null,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-    // Commands issued in the same tick go to Redis as one pipeline (acks, results, publishes).
-    enableAutoPipelining: true,
-    ...target.options,
-  });
-  // Reconnects by itself; failures surface on commands. The last one names a failed connect's
-  // cause (a TLS certificate that does not verify, a refused connection), which connect() omits.
-  let lastError: Error | undefined;
-  const remember = (err: Error): void => {
-    lastError = err;
-  };
-  client.on('error', remember);
-  try {
-    await withTimeout(client.connect(), timeoutMs, `Redis at ${redactUrl(url)} unreachable`);
-  } catch (err) {
-    client.disconnect();
-    const cause = lastError ? `: ${lastError.message}` : '';
-    if (err instanceof OperationalError) throw new OperationalError(`${err.message}${cause}`, { cause: lastError ?? err });
-    throw new OperationalError(`Redis at ${redactUrl(url)} unreachable${cause || `: ${(err as Error).message}`}`, { cause: lastError ?? err });
-  } finally {
-    client.off('error', remember);
-  }
-  client.on('error', () => undefined);
-  return client;
-}
-
-/** Rejects with OperationalError(`what`) if `promise` takes longer than `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OperationalError(`${what} (gave up after ${ms / 1000} s)`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+import { ACK_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
 
 /** The Redis broker driver. */
 export class RedisTransport implements Transport {
@@ -139,6 +67,7 @@ export class RedisTransport implements Transport {
   private readonly publishTimeoutMs: number;
   private readonly useLeases: boolean;
   private redis: RedisClient | undefined;
+  private publisher: RedisPublisher | undefined;
   private keeper: LeaseKeeper | undefined;
   private readonly exchangeTypes = new Map<string, ExchangeType>();
   /** Queues bound to fanout exchanges: consumed through pub/sub. */
@@ -170,9 +99,9 @@ export class RedisTransport implements Transport {
   async connect(): Promise<void> {
     if (this.redis) return;
     this.redis = await connectRedis(this.url, this.connectTimeoutMs);
+    this.publisher = new RedisPublisher(this.url, this.publishTimeoutMs, this.connectTimeoutMs, this.logger);
     this.redis.defineCommand('celeriacReserve', { lua: RESERVE_SCRIPT });
     this.redis.defineCommand('celeriacAck', { lua: ACK_SCRIPT });
-    this.redis.defineCommand('celeriacPublishDirect', { lua: PUBLISH_DIRECT_SCRIPT });
   }
 
   async close(): Promise<void> {
@@ -183,6 +112,8 @@ export class RedisTransport implements Transport {
     await this.acks.flush();
     await this.keeper?.close();
     this.keeper = undefined;
+    await this.publisher?.close();
+    this.publisher = undefined;
     const client = this.redis;
     this.redis = undefined;
     await client?.quit().catch(() => client.disconnect());
@@ -213,29 +144,22 @@ export class RedisTransport implements Transport {
     return matchBindings(type, bindings, route.routingKey);
   }
 
+  /** Publishes exactly once or fails (./publisher.ts). */
   async publish(message: TransportMessage, route: Route): Promise<void> {
+    const publisher = this.publisher;
+    if (!publisher) throw new OperationalError(`redis broker ${redactUrl(this.url)} is not connected`);
     const type = this.exchangeTypes.get(route.exchange) ?? 'direct';
     const text = JSON.stringify(toEnvelope(message, route.exchange, route.routingKey, uuid()));
-    if (type === 'fanout') {
-      await this.command(() => this.client.publish(fanoutChannel(this.db, route.exchange, route.routingKey), text), 'publish');
-      return;
-    }
-    if (type === 'direct' && route.exchange !== '') {
+    let target: PublishTarget;
+    if (type === 'fanout') target = { mode: 'fanout', channel: fanoutChannel(this.db, route.exchange, route.routingKey) };
+    else if (type === 'direct' && route.exchange !== '') {
       const step = priorityStep(message.properties.priority);
-      const suffix = step === 0 ? '' : `${SEP}${step}`;
-      await this.command(() => runScript<number>(this.client, 'celeriacPublishDirect', 1, bindingKey(route.exchange), route.routingKey, text, suffix, SEP), 'publish');
-      return;
+      target = { mode: 'bind', bindings: bindingKey(route.exchange), routingKey: route.routingKey, suffix: step === 0 ? '' : `${SEP}${step}`, sep: SEP };
+    } else {
+      const queues = await this.command(() => this.lookup(route, type), 'publish');
+      target = { mode: 'list', keys: queues.map((q) => queueKey(q, message.properties.priority)) };
     }
-    await this.command(async () => {
-      const queues = await this.lookup(route, type);
-      if (queues.length === 1) {
-        await this.client.lpush(queueKey(queues[0]!, message.properties.priority), text);
-        return;
-      }
-      const multi = this.client.multi();
-      for (const q of queues) multi.lpush(queueKey(q, message.properties.priority), text);
-      await multi.exec();
-    }, 'publish');
+    await publisher.publish(text, target);
   }
 
   async consume(queues: readonly string[], handler: DeliveryHandler, options: ConsumeOptions): Promise<Consumer> {
