@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { fromEnvelope } from '../../src/broker/redis/envelope.js';
 import { trackingPrefixes } from '../../src/broker/redis/waker.js';
-import { OperationalError } from '../../src/index.js';
+import { Celeriac, OperationalError, sleep, Worker } from '../../src/index.js';
+import { captureLog } from '../helpers/app.js';
 import { eventually, Inbox, sampleMessage, textOf } from '../conformance/broker-suite.js';
 import { PrivateRedis, redisServerSkip } from '../helpers/redis-server.js';
 import { serviceSkip } from '../helpers/services.js';
@@ -156,6 +157,51 @@ describe('redis publishes across outages: delivered once, or rejected and never 
     } finally {
       server.signal('SIGCONT');
       await t.close();
+      await server.stop();
+    }
+  });
+});
+
+describe('redis outage longer than the visibility timeout', { skip: redisServerSkip }, () => {
+  it('runs no task twice: live workers keep what they hold (issue 17 item 3)', { timeout: 90_000 }, async () => {
+    const server = new PrivateRedis(16403, { aof: true });
+    await server.start();
+    const runs = new Map<string, number>();
+    const done = new Set<string>();
+    const apps = [0, 1].map(() => {
+      const app = new Celeriac('outage', {
+        broker: server.url(),
+        backend: 'memory://',
+        brokerTransportOptions: { visibilityTimeout: 2, publishTimeout: 20 },
+        taskAcksLate: true,
+        logger: captureLog('error').logger,
+      });
+      app.task(async function hold(id: string, seconds: number) {
+        runs.set(id, (runs.get(id) ?? 0) + 1);
+        await sleep(seconds * 1000);
+        done.add(id);
+      }, { name: 'outage.hold' });
+      return app;
+    });
+    const workers = apps.map((app, i) => new Worker(app, { concurrency: 4, hostname: `o${i}@test`, logger: captureLog('error').logger, remoteControl: false }));
+    try {
+      for (const w of workers) await w.start();
+      const producer = apps[0]!;
+      const long = ['long-0', 'long-1', 'long-2', 'long-3'];
+      for (const id of long) await producer.sendTask('outage.hold', [id, 10]);
+      const later = ['eta-0', 'eta-1'];
+      for (const id of later) await producer.sendTask('outage.hold', [id, 0], {}, { countdown: 4 });
+      await eventually(() => long.every((id) => runs.has(id)), 'the long tasks to start', 10_000);
+      await server.kill('SIGKILL');
+      await sleep(5000); // the outage: more than twice the visibility timeout
+      await server.start();
+      const all = [...long, ...later];
+      await eventually(() => all.every((id) => done.has(id)), 'every task to finish', 40_000);
+      await sleep(4000); // two visibility timeouts: time for a wrongful restore to show up
+      assert.deepEqual([...runs].filter(([, n]) => n !== 1), [], 'every task ran exactly once');
+    } finally {
+      for (const w of workers) await w.stop();
+      for (const app of apps) await app.close();
       await server.stop();
     }
   });

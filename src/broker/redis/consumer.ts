@@ -106,6 +106,11 @@ export class RedisConsumer implements Consumer {
     }
   }
 
+  /** Whether this consumer holds `tag` (delivered, not yet settled). */
+  holds(tag: string): boolean {
+    return this.held.has(tag);
+  }
+
   private capacity(): number {
     return this.prefetch === 0 ? UNLIMITED_BATCH : Math.max(0, this.prefetch - this.held.size);
   }

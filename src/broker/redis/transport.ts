@@ -77,6 +77,11 @@ export class RedisTransport implements Transport {
   private readonly acks = new TickBatcher<string>((tags) => this.writeAcks(tags));
   private restoreTimer: NodeJS.Timeout | undefined;
   private restoring: Promise<void> | undefined;
+  /**
+   * When contact with Redis was last regained after losing it (a reconnect, or a command that
+   * hung): no restore sweep runs until a visibility timeout later (see {@link restoreExpired}).
+   */
+  private regainedAt = 0;
 
   constructor(options: TransportOptions) {
     this.url = options.url;
@@ -99,6 +104,8 @@ export class RedisTransport implements Transport {
   async connect(): Promise<void> {
     if (this.redis) return;
     this.redis = await connectRedis(this.url, this.connectTimeoutMs);
+    // Every later 'ready' is a reconnect: leases could not be renewed while Redis was away.
+    this.redis.on('ready', () => this.regained());
     this.publisher = new RedisPublisher(this.url, this.publishTimeoutMs, this.connectTimeoutMs, this.logger);
     this.redis.defineCommand('celeriacReserve', { lua: RESERVE_SCRIPT });
     this.redis.defineCommand('celeriacAck', { lua: ACK_SCRIPT });
@@ -270,21 +277,51 @@ export class RedisTransport implements Transport {
     return raw !== null && res !== null;
   }
 
-  /** Restores messages whose holder stopped renewing (see the header for the two timeouts). */
+  /**
+   * Contact with Redis is back after an outage: holders (this one included) could not renew
+   * their leases meanwhile, so renew ours now and sweep nothing for a visibility timeout, the
+   * time every live holder's lease thread has to renew its own.
+   */
+  private regained(): void {
+    this.regainedAt = Date.now();
+    this.keeper?.renewNow();
+  }
+
+  /** @internal Whether a consumer of this transport holds `tag` (delivered, not yet settled). */
+  holds(tag: string): boolean {
+    for (const c of this.consumers) if (c.holds(tag)) return true;
+    return false;
+  }
+
+  /**
+   * Restores messages whose holder stopped renewing (see the header for the two timeouts). A
+   * holder that could not renew because Redis was away is not dead (issue 17): no sweep within a
+   * visibility timeout of regaining contact, and never a message this transport holds itself.
+   */
   private async restoreExpired(): Promise<void> {
     const client = this.redis;
-    if (!client) return;
+    if (!client || client.status !== 'ready') return;
+    // A visibility timeout and a renewal interval: every live holder renews in that time.
+    if (Date.now() < this.regainedAt + this.visibilityMs * 1.25) return;
     try {
       // A holder that dies inside the sweep leaves the lock to expire: keep that short.
       const token = uuid();
+      const asked = Date.now();
       const lock = await client.set(UNACKED_MUTEX_KEY, token, 'PX', 5_000, 'NX');
-      if (lock !== 'OK') return;
+      const hung = Date.now() - asked > Math.max(1000, this.visibilityMs / 4);
+      if (lock !== 'OK' && !hung) return;
       try {
+        // Redis took long to answer (it hung, or the network did): as after a reconnect.
+        if (hung) {
+          this.regained();
+          return;
+        }
         const nowMs = Date.now();
         const stale = await client.zrangebyscore(UNACKED_INDEX_KEY, 0, (nowMs - this.visibilityMs) / 1000, 'WITHSCORES', 'LIMIT', 0, 100);
         let restored = 0;
         for (let i = 0; i + 1 < stale.length; i += 2) {
           const tag = stale[i]!;
+          if (this.holds(tag)) continue;
           const ours = (await client.sismember(LEASED_KEY, tag)) === 1;
           if (!ours && Number(stale[i + 1]) * 1000 > nowMs - this.foreignVisibilityMs) continue;
           if (await this.restoreTag(tag, null, false)) restored++;
@@ -292,7 +329,7 @@ export class RedisTransport implements Transport {
         if (restored > 0) this.logger.warn(`redis broker: restored ${restored} message(s) whose holder stopped renewing (redelivered)`);
       } finally {
         // Release only our own lock (it may have expired and been taken by another process).
-        await client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, UNACKED_MUTEX_KEY, token);
+        if (lock === 'OK') await client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, UNACKED_MUTEX_KEY, token);
       }
     } catch (err) {
       this.logger.warn(`redis broker: restoring unacked messages failed: ${(err as Error).message}`);
