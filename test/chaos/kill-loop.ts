@@ -45,6 +45,8 @@ export interface KillLoopOptions extends Omit<FleetOptions, 'queue' | 'log'> {
 
 /** What a kill loop saw. */
 export interface KillLoopResult {
+  /** The queue the tasks went to (named for this run). */
+  queue: string;
   /** Ids whose send resolved. */
   sent: string[];
   /** Ids whose send rejected. */
@@ -106,7 +108,7 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
     const settled = await until(completed, o.settleMs, 250);
     // Time for a wrongful redelivery to show up: two visibility timeouts.
     await new Promise((r) => setTimeout(r, o.visibilityTimeout * 2000 + 500));
-    return { sent, rejected, runs: readRuns(log), killed: fleet.killed, settled, stderr: fleet.stderr };
+    return { queue, sent, rejected, runs: readRuns(log), killed: fleet.killed, settled, stderr: fleet.stderr };
   } finally {
     await fleet.stop();
     await producer.close();
