@@ -130,6 +130,11 @@ class Execution implements PoolJob {
   accept(): boolean {
     // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
     if (this.ctx.closing()) return false;
+    // The broker took the message back (a lost AMQP channel) and delivers it again: not here.
+    if (this.delivery.withdrawn) {
+      this.ctx.logger.info(`Task ${this.task.name}[${this.request.id ?? ''}] not started: the broker took its message back after a lost connection and redelivers it`);
+      return false;
+    }
     // Early ack, as Celery does it: the ack is sent and the task starts without waiting for the
     // broker's answer (an AMQP ack has none; a Redis one is a batched script call).
     if (!this.acksLate) {

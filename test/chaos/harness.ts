@@ -121,6 +121,9 @@ export class Fleet {
 export interface Run {
   worker: string;
   ended: boolean;
+  /** Unix ms of the start, and of the end when it ended. */
+  startedAt: number;
+  endedAt?: number;
 }
 
 /** The runs of every task id in the log, in the order they started. */
@@ -128,15 +131,18 @@ export function readRuns(file: string): Map<string, Run[]> {
   const runs = new Map<string, Run[]>();
   if (!existsSync(file)) return runs;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const [kind, id, worker] = line.split(' ');
+    const [kind, id, worker, at] = line.split(' ');
     if (!id || !worker) continue;
     if (kind === 'S') {
       const list = runs.get(id) ?? [];
-      list.push({ worker, ended: false });
+      list.push({ worker, ended: false, startedAt: Number(at) });
       runs.set(id, list);
     } else if (kind === 'E') {
       const run = runs.get(id)?.find((r) => r.worker === worker && !r.ended);
-      if (run) run.ended = true;
+      if (run) {
+        run.ended = true;
+        run.endedAt = Number(at);
+      }
     }
   }
   return runs;
@@ -181,5 +187,5 @@ export function tally(ids: readonly string[], runs: Map<string, Run[]>, excused:
 /** One line for a report: the numbers of a tally. */
 export function summary(name: string, t: Tally, extra = ''): string {
   return `chaos ${name}: sent ${t.sent}, completed ${t.completed}, lost ${t.lost.length} (${t.lostExplained.length} started on a killed worker), ` +
-    `run twice ${t.duplicated.length} (${t.duplicatedExplained.length} explained by a kill)${extra ? `, ${extra}` : ''}`;
+    `run twice ${t.duplicated.length} (${t.duplicatedExplained.length} explained by a kill or cut)${extra ? `, ${extra}` : ''}`;
 }

@@ -35,6 +35,8 @@ export interface KillLoopOptions extends Omit<FleetOptions, 'queue' | 'log'> {
   sendOverMs: number;
   /** Each task sleeps between these many milliseconds. */
   taskMs: [number, number];
+  /** The producer's broker URL, when not `broker` (e.g. not through a proxy the test cuts). */
+  producerBroker?: string;
   /** Transport options of the producer (e.g. a short publishTimeout). */
   producerTransportOptions?: Record<string, unknown>;
   /** Runs next to the sending and killing (a broker outage, cut connections). */
@@ -67,7 +69,7 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
   const fleet = new Fleet({ ...o, queue, log });
   const rand = random(o.tasks * 31 + o.kills);
   const producer = new Celeriac('chaos-producer', {
-    broker: o.broker,
+    broker: o.producerBroker ?? o.broker,
     backend: 'memory://',
     brokerTransportOptions: o.producerTransportOptions ?? {},
     logger: captureLog('error').logger,

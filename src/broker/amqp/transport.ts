@@ -10,7 +10,8 @@
  *   pidbox). RabbitMQ refuses a redeclaration with other flags; that error names the object.
  * - Connection loss: the driver reconnects with backoff, redeclares what it declared and resumes
  *   every consumer. Deliveries of the dead channel cannot be acked any more (their acks are
- *   dropped): RabbitMQ requeues them itself, so acksLate tasks are redelivered, never lost.
+ *   dropped): RabbitMQ requeues them itself, so acksLate tasks are redelivered, never lost; the
+ *   ones not started yet are marked `withdrawn`, and the worker leaves them to the redelivery.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
@@ -33,6 +34,8 @@ class AmqpConsumer implements Consumer {
   private active = true;
   /** Deliveries not settled yet, with the channel they came on. */
   readonly held = new Set<{ msg: ConsumeMessage; channel: Channel }>();
+  /** Channels of this consumer that closed: RabbitMQ requeued what they delivered. */
+  private readonly dead = new WeakSet<Channel>();
 
   constructor(
     private readonly transport: AmqpTransport,
@@ -46,6 +49,7 @@ class AmqpConsumer implements Consumer {
     if (!this.active) return;
     const channel = await this.transport.connection().createChannel();
     channel.on('error', () => undefined);
+    channel.once('close', () => this.dead.add(channel));
     // Channel-wide (global) QoS: one channel per consumer, and RabbitMQ applies a change at once.
     await channel.prefetch(this.prefetch, true);
     this.channel = channel;
@@ -79,6 +83,7 @@ class AmqpConsumer implements Consumer {
         this.transport.logger.warn(`amqp broker: could not ${how} a message (${(err as Error).message}); RabbitMQ will redeliver it`);
       }
     };
+    const dead = this.dead;
     const delivery: Delivery = {
       message: {
         body: msg.content,
@@ -94,6 +99,9 @@ class AmqpConsumer implements Consumer {
       queue,
       ack: () => settle('ack'),
       reject: (requeue) => settle(requeue ? 'requeue' : 'drop'),
+      get withdrawn() {
+        return dead.has(channel);
+      },
     };
     this.handler(delivery);
   }
