@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { serviceSkip } from '../helpers/services.js';
 import { FULL, summary, tally } from './harness.js';
-import { killLoop } from './kill-loop.js';
+import { killLoop, killShape } from './kill-loop.js';
 
 /** Removes a queue of this test from the shared RabbitMQ. */
 async function deleteAmqpQueue(queue: string): Promise<void> {
@@ -33,21 +33,7 @@ for (const [name, skipFor, urlFor] of brokers) {
   describe(`chaos: ${name} workers SIGKILLed on a schedule`, async () => {
     const skip = await skipFor();
     it('acksLate, async pool: nothing lost, run twice only when the worker died running it', { skip, timeout: FULL ? 900_000 : 150_000 }, async (t) => {
-      const r = await killLoop({
-        name: `${name}-late`,
-        broker: urlFor(),
-        pool: 'async',
-        acksLate: true,
-        concurrency: 8,
-        visibilityTimeout: 2,
-        workers: 3,
-        tasks: FULL ? 20_000 : 1500,
-        kills: FULL ? 20 : 6,
-        killEveryMs: FULL ? 3000 : 2000,
-        sendOverMs: FULL ? 60_000 : 12_000,
-        taskMs: [5, 60],
-        settleMs: FULL ? 300_000 : 60_000,
-      });
+      const r = await killLoop(killShape(`${name}-late`, urlFor(), 'async', true));
       if (name === 'amqp') await deleteAmqpQueue(r.queue);
       const result = tally(r.sent, r.runs, (run) => r.killed.has(run.worker));
       t.diagnostic(summary(`${name} acksLate async`, result, `${r.killed.size} kills`));

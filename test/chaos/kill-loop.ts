@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Celeriac } from '../../src/index.js';
 import { captureLog } from '../helpers/app.js';
-import { ensureBuilt, Fleet, readRuns, until, type FleetOptions, type Run } from './harness.js';
+import { ensureBuilt, Fleet, FULL, readRuns, until, type FleetOptions, type Run } from './harness.js';
 
 /** A deterministic pseudo-random sequence in [0, 1) (mulberry32). */
 export function random(seed: number): () => number {
@@ -39,8 +39,11 @@ export interface KillLoopOptions extends Omit<FleetOptions, 'queue' | 'log'> {
   producerBroker?: string;
   /** Transport options of the producer (e.g. a short publishTimeout). */
   producerTransportOptions?: Record<string, unknown>;
-  /** Runs next to the sending and killing (a broker outage, cut connections). */
-  during?: () => Promise<void>;
+  /**
+   * Runs next to the sending and killing (a broker outage, cut connections); `running()` resolves
+   * once workers have started tasks, so a fault never lands before the fleet is up.
+   */
+  during?: (running: () => Promise<void>) => Promise<void>;
   /** How long to wait for every task to complete after the faults. */
   settleMs: number;
 }
@@ -102,7 +105,10 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
         fleet.killOne(rand());
       }
     })();
-    await Promise.all([sending, killing, o.during?.()]);
+    const running = async (): Promise<void> => {
+      if (!(await until(() => readRuns(log).size >= 20, 60_000))) throw new Error(`no worker ran a task within 60 s: ${fleet.stderr.slice(-5).join(' | ')}`);
+    };
+    await Promise.all([sending, killing, o.during?.(running)]);
     const completed = (): boolean => {
       const runs = readRuns(log);
       return sent.every((id) => runs.get(id)?.some((r) => r.ended));
@@ -115,4 +121,26 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopResult> {
     await fleet.stop();
     await producer.close();
   }
+}
+
+/**
+ * The kill-loop shape of issue 17 (3 workers, a SIGKILL every 3 s for 60 s, 20,000 tasks) under
+ * `CELERIAC_CHAOS_FULL=1`; a small one by default (1,500 tasks, a SIGKILL every 2 s, 6 times).
+ */
+export function killShape(name: string, broker: string, pool: 'async' | 'process', acksLate: boolean): KillLoopOptions {
+  return {
+    name,
+    broker,
+    pool,
+    acksLate,
+    concurrency: pool === 'process' ? 4 : 8,
+    visibilityTimeout: 2,
+    workers: 3,
+    tasks: FULL ? 20_000 : 1500,
+    kills: FULL ? 20 : 6,
+    killEveryMs: FULL ? 3000 : 2000,
+    sendOverMs: FULL ? 60_000 : 12_000,
+    taskMs: [5, 60],
+    settleMs: FULL ? 300_000 : 60_000,
+  };
 }

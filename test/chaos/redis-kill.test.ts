@@ -7,27 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PrivateRedis, redisServerSkip } from '../helpers/redis-server.js';
 import { FULL, summary, tally } from './harness.js';
-import { killLoop, type KillLoopOptions } from './kill-loop.js';
+import { killLoop, killShape } from './kill-loop.js';
 
 const server = new PrivateRedis(16420);
-
-function shape(name: string, pool: 'async' | 'process', acksLate: boolean): KillLoopOptions {
-  return {
-    name,
-    broker: server.url(),
-    pool,
-    acksLate,
-    concurrency: pool === 'process' ? 4 : 8,
-    visibilityTimeout: 2,
-    workers: 3,
-    tasks: FULL ? 20_000 : 1500,
-    kills: FULL ? 20 : 6,
-    killEveryMs: FULL ? 3000 : 2000,
-    sendOverMs: FULL ? 60_000 : 12_000,
-    taskMs: [5, 60],
-    settleMs: FULL ? 300_000 : 60_000,
-  };
-}
 
 describe('chaos: redis workers SIGKILLed on a schedule', { skip: redisServerSkip }, () => {
   before(() => server.start());
@@ -35,7 +17,7 @@ describe('chaos: redis workers SIGKILLed on a schedule', { skip: redisServerSkip
 
   for (const pool of ['async', 'process'] as const) {
     it(`acksLate, ${pool} pool: nothing lost, run twice only when the worker died running it`, { timeout: FULL ? 900_000 : 150_000 }, async (t) => {
-      const r = await killLoop(shape(`redis-late-${pool}`, pool, true));
+      const r = await killLoop(killShape(`redis-late-${pool}`, server.url(), pool, true));
       const result = tally(r.sent, r.runs, (run) => r.killed.has(run.worker));
       t.diagnostic(summary(`redis acksLate ${pool}`, result, `${r.killed.size} kills`));
       assert.equal(r.rejected.length, 0, 'every send resolved');
@@ -46,7 +28,7 @@ describe('chaos: redis workers SIGKILLed on a schedule', { skip: redisServerSkip
   }
 
   it('early acks, async pool: only tasks started on a killed worker are lost', { timeout: FULL ? 900_000 : 150_000 }, async (t) => {
-    const r = await killLoop(shape('redis-early', 'async', false));
+    const r = await killLoop(killShape('redis-early', server.url(), 'async', false));
     const result = tally(r.sent, r.runs, (run) => r.killed.has(run.worker));
     t.diagnostic(summary('redis early ack async', result, `${r.killed.size} kills`));
     assert.ok(r.killed.size > 0);

@@ -34,7 +34,8 @@ describe('chaos: redis down and back (AOF) during sends and runs', { skip: redis
       taskMs: [5, 3000],
       producerTransportOptions: { publishTimeout: 2, connectTimeout: 1 },
       settleMs: FULL ? 300_000 : 90_000,
-      during: async () => {
+      during: async (running) => {
+        await running();
         await new Promise((res) => setTimeout(res, 3000));
         outageAt = Date.now();
         await server.kill('SIGKILL');
