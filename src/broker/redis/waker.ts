@@ -9,6 +9,10 @@
  * caching invalidations (`CLIENT TRACKING ON REDIRECT <itself> BCAST PREFIX <queue> ...` over
  * RESP2, received as messages on `__redis__:invalidate`). An invalidation moves nothing.
  *
+ * Every idle consumer of a queue wakes on a write to it (BRPOP woke one): each makes a reserve call,
+ * and the ones that find nothing wait again. That costs only where consumers sit idle, i.e. at low
+ * rates; busy consumers are not waiting. Redis batches the notices of one event-loop turn.
+ *
  * A notice can be missed while that connection is down (an outage, a restart of Redis, a Redis
  * older than 6 without tracking): the consumer then looks again every {@link POLL_MS} (or
  * {@link FALLBACK_POLL_MS} without a live waker), so nothing waits longer than that.
