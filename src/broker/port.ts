@@ -66,6 +66,13 @@ export interface Delivery {
   ack(): Promise<void>;
   /** Rejects: requeued (`true`) or dropped / dead-lettered (`false`). Idempotent. */
   reject(requeue: boolean): Promise<void>;
+  /**
+   * True once the broker has taken the message back without an ack or reject from us (an AMQP
+   * channel that closed: RabbitMQ requeues its deliveries and hands them out again). A worker
+   * must not start a withdrawn delivery: it would run twice. Absent on brokers that never
+   * withdraw a delivery.
+   */
+  readonly withdrawn?: boolean;
 }
 
 /** Options of {@link Transport.consume}. */

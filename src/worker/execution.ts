@@ -172,6 +172,11 @@ class Execution implements PoolJob {
   accept(): boolean {
     // Shutting down: leave the message unacknowledged; closing the consumer gives it back.
     if (this.ctx.closing()) return false;
+    // The broker took the message back (a lost AMQP channel) and delivers it again: not here.
+    if (this.delivery.withdrawn) {
+      this.ctx.logger.info(`Task ${this.task.name}[${this.request.id ?? ''}] not started: the broker took its message back after a lost connection and redelivers it`);
+      return false;
+    }
     this.discarded = discardReason(this.ctx.app, this.request);
     return this.discarded === null;
   }

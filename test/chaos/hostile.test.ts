@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +19,7 @@ import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { SqliteTransport } from '../../src/broker/sqlite/transport.js';
 import type { Transport } from '../../src/index.js';
 import { serviceSkip } from '../helpers/services.js';
+import { ensureDist } from '../helpers/dist.js';
 import { hostileClasses, mix, type HostileClass } from './hostile-messages.js';
 
 const FULL = process.env['CELERIAC_CHAOS_FULL'] === '1';
@@ -50,14 +51,6 @@ function rssMb(pid: number): number {
   }
 }
 
-/** dist/ missing, or older than a source file: the worker would not run the code under test. */
-function distStale(): boolean {
-  if (!existsSync(join(root, 'dist/esm/cli/main.js'))) return true;
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  return newest(join(root, 'src')) > newest(join(root, 'dist'));
-}
-
 /** What one broker run measured. */
 interface Outcome {
   seconds: number;
@@ -74,7 +67,7 @@ async function runWorker(env: Record<string, string>, queue: string, done: (runs
   const dir = env['CHAOS_DIR']!;
   const runlog = join(dir, 'runs.log');
   const started = Date.now();
-  const child = spawn(process.execPath, ['test/chaos/dist-cli.mjs', 'worker', '-A', 'test/chaos/chaos-app.mjs:app', '-Q', queue, '-c', '4', '-l', 'info'], {
+  const child = spawn(process.execPath, ['test/chaos/fixtures/cli.mjs', 'worker', '-A', 'test/chaos/chaos-app.mjs:app', '-Q', queue, '-c', '4', '-l', 'info'], {
     cwd: root,
     env: { ...process.env, ...env, CHAOS_RUNLOG: runlog, CELERIAC_LOG_LEVEL: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -164,10 +157,7 @@ describe('hostile messages mixed with good tasks, CLI worker from dist/', { conc
   let dir = '';
 
   before(async () => {
-    if (distStale()) {
-      const r = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, encoding: 'utf8' });
-      assert.equal(r.status, 0, `building dist/ failed: ${r.stdout}${r.stderr}`);
-    }
+    await ensureDist();
     classes = await hostileClasses(FULL ? { bomb: 1024 * 1024 * 1024 } : {});
     assert.ok(classes.filter((c) => !c.redisOnly).length >= 25, 'the 25 classes of the issue');
     dir = mkdtempSync(join(tmpdir(), 'celeriac-chaos-'));

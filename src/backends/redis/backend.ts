@@ -11,7 +11,7 @@
  */
 import type { Redis as RedisClient } from 'ioredis';
 import { sideConnection } from '../../broker/redis/connection.js';
-import { connectRedis, runScript } from '../../broker/redis/transport.js';
+import { connectRedis, runScript } from '../../broker/redis/connection.js';
 import { fromJson, toJson } from '../../protocol/json.js';
 import { TickBatcher } from '../../utils/batch.js';
 import { GROUP_KEY_PREFIX, KeyValueBackend, keyTtl, type KeyValueStore } from '../base.js';

@@ -12,7 +12,8 @@
  *   that message alone is rejected, with one log line (see ./header-guard.ts).
  * - Connection loss: the driver reconnects with backoff, redeclares what it declared and resumes
  *   every consumer. Deliveries of the dead channel cannot be acked any more (their acks are
- *   dropped): RabbitMQ requeues them itself, so acksLate tasks are redelivered, never lost.
+ *   dropped): RabbitMQ requeues them itself, so acksLate tasks are redelivered, never lost; the
+ *   ones not started yet are marked `withdrawn`, and the worker leaves them to the redelivery.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
@@ -37,6 +38,8 @@ class AmqpConsumer implements Consumer {
   private active = true;
   /** Deliveries not settled yet, with the channel they came on. */
   readonly held = new Set<{ msg: ConsumeMessage; channel: Channel }>();
+  /** Channels of this consumer that closed: RabbitMQ requeued what they delivered. */
+  private readonly dead = new WeakSet<Channel>();
 
   constructor(
     private readonly transport: AmqpTransport,
@@ -50,6 +53,7 @@ class AmqpConsumer implements Consumer {
     if (!this.active) return;
     const channel = await this.transport.connection().createChannel();
     channel.on('error', () => undefined);
+    channel.once('close', () => this.dead.add(channel));
     // Channel-wide (global) QoS: one channel per consumer, and RabbitMQ applies a change at once.
     await channel.prefetch(this.prefetch, true);
     this.channel = channel;
@@ -91,6 +95,7 @@ class AmqpConsumer implements Consumer {
       void settle('drop');
       return;
     }
+    const dead = this.dead;
     const delivery: Delivery = {
       message: {
         body: msg.content,
@@ -106,6 +111,9 @@ class AmqpConsumer implements Consumer {
       queue,
       ack: () => settle('ack'),
       reject: (requeue) => settle(requeue ? 'requeue' : 'drop'),
+      get withdrawn() {
+        return dead.has(channel);
+      },
     };
     this.handler(delivery);
   }

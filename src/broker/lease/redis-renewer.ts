@@ -23,7 +23,15 @@ export async function createRenewer(config: unknown): Promise<LeaseRenewer> {
   const { url, unackedIndexKey = 'unacked_index' } = config as RedisRenewerConfig;
   const { Redis } = await import('ioredis');
   const target = redisUrlOptions(url);
-  const client = new Redis(target.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, ...target.options });
+  // Reconnects quickly after an outage: other workers wait only a visibility timeout after theirs
+  // before restoring messages whose leases look stale (issue 17).
+  const client = new Redis(target.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    retryStrategy: (times: number) => Math.min(50 * times, 250),
+    ...target.options,
+  });
   // It reconnects by itself and a failed renewal is reported by the keeper; without a listener,
   // ioredis prints every failed reconnect's stack to stderr.
   client.on('error', () => undefined);

@@ -1,5 +1,6 @@
 /**
- * Redis connections: the settings a URL gives, and side connections for one command at a time.
+ * Redis connections: the settings a URL gives, opening a client, side connections for one command
+ * at a time, and running the registered scripts.
  * `rediss://` connects over TLS and takes the query parameters redis-py and kombu read, so a
  * Celery URL works here as written:
  *
@@ -14,9 +15,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import type { Redis as RedisClient } from 'ioredis';
-import { ImproperlyConfigured } from '../../errors/index.js';
+import type { ChainableCommander, Redis as RedisClient } from 'ioredis';
+import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
 import { redactUrl } from '../registry.js';
+import { loadOptional } from '../../utils/optional.js';
 
 /** What ioredis is given for a URL. */
 export interface RedisUrlOptions {
@@ -69,11 +71,94 @@ export function redisUrlOptions(url: string): RedisUrlOptions {
 
 /**
  * @internal A connection of its own next to `client` (same server and options), for one command
- * at a time (BRPOP, SUBSCRIBE): without ioredis's automatic pipelining, which would only add its
+ * at a time (SUBSCRIBE): without ioredis's automatic pipelining, which would only add its
  * cost there. It reconnects by itself; its errors surface on its commands.
  */
 export function sideConnection(client: RedisClient): RedisClient {
   const side = client.duplicate({ enableAutoPipelining: false });
   side.on('error', () => undefined);
   return side;
+}
+
+/**
+ * @internal Calls a Lua script registered on `client` with `defineCommand` under `name` (without
+ * a fixed key count: `numKeys` comes first, as with EVALSHA). On a pipeline it queues the call.
+ */
+export function runScript<T>(client: RedisClient, name: string, numKeys: number, ...args: Array<string | number>): Promise<T>;
+export function runScript(client: ChainableCommander, name: string, numKeys: number, ...args: Array<string | number>): ChainableCommander;
+export function runScript(client: RedisClient | ChainableCommander, name: string, numKeys: number, ...args: Array<string | number>): unknown {
+  const command = (client as unknown as Record<string, (numKeys: number, ...args: Array<string | number>) => unknown>)[name];
+  if (typeof command !== 'function') throw new Error(`redis script ${name} is not defined on this connection`);
+  return command.call(client, numKeys, ...args);
+}
+
+/** The database number of a Redis URL (`/3` → 3). */
+export function redisDb(url: string): number {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ImproperlyConfigured(`bad Redis URL '${redactUrl(url)}': expected redis://[:password@]host:port/db`);
+  }
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db === '') return 0;
+  if (!/^\d+$/.test(db)) throw new ImproperlyConfigured(`bad Redis URL '${redactUrl(url)}': the database must be a number, got '${db}'`);
+  return Number(db);
+}
+
+/** Client settings a caller of {@link connectRedis} may change. */
+export interface ConnectOverrides {
+  /** Queue commands while disconnected (ioredis's default: true). */
+  enableOfflineQueue?: boolean;
+  /** Send again, after a reconnect, commands that got no reply (ioredis's default: true). */
+  autoResendUnfulfilledCommands?: boolean;
+  /** Milliseconds before the next reconnect attempt, or null not to reconnect. */
+  retryStrategy?: (times: number) => number | null;
+}
+
+/**
+ * Opens an ioredis client for a URL (reconnecting by itself, with an offline queue, unless
+ * `overrides` say otherwise); fails with OperationalError past `timeoutMs`.
+ */
+export async function connectRedis(url: string, timeoutMs: number, overrides: ConnectOverrides = {}): Promise<RedisClient> {
+  redisDb(url);
+  const { Redis } = await loadOptional('ioredis', 'redis://', () => import('ioredis'));
+  const target = redisUrlOptions(url);
+  const client = new Redis(target.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    // Commands issued in the same tick go to Redis as one pipeline (acks, results, publishes).
+    enableAutoPipelining: true,
+    ...target.options,
+    ...overrides,
+  });
+  // Reconnects by itself; failures surface on commands. The last one names a failed connect's
+  // cause (a TLS certificate that does not verify, a refused connection), which connect() omits.
+  let lastError: Error | undefined;
+  const remember = (err: Error): void => {
+    lastError = err;
+  };
+  client.on('error', remember);
+  try {
+    await withTimeout(client.connect(), timeoutMs, `Redis at ${redactUrl(url)} unreachable`);
+  } catch (err) {
+    client.disconnect();
+    const cause = lastError ? `: ${lastError.message}` : '';
+    if (err instanceof OperationalError) throw new OperationalError(`${err.message}${cause}`, { cause: lastError ?? err });
+    throw new OperationalError(`Redis at ${redactUrl(url)} unreachable${cause || `: ${(err as Error).message}`}`, { cause: lastError ?? err });
+  } finally {
+    client.off('error', remember);
+  }
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Rejects with OperationalError(`what`) if `promise` takes longer than `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OperationalError(`${what} (gave up after ${ms / 1000} s)`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,7 @@
 /**
- * A Redis consumer: list queues through atomic batch reserves and BRPOP wake-ups on a connection
- * of its own; queues bound to fanout exchanges through pub/sub (no acks there, as in kombu).
+ * A Redis consumer: list queues through atomic batch reserves only, woken by change notices on a
+ * connection of its own (./waker.ts); queues bound to fanout exchanges through pub/sub (no acks
+ * there, as in kombu).
  */
 import type { Redis as RedisClient } from 'ioredis';
 import { levelEnabled, logSafe } from '../../logging/logger.js';
@@ -9,6 +10,7 @@ import type { Consumer, Delivery, DeliveryHandler } from '../port.js';
 import { fromEnvelope, PRIORITY_STEPS, queueOfKey, SEP, type Unpacked } from './envelope.js';
 import { sideConnection } from './connection.js';
 import type { RedisTransport } from './transport.js';
+import { FALLBACK_POLL_MS, POLL_MS, QueueWaker } from './waker.js';
 
 /** Most messages reserved at once without a prefetch limit. */
 const UNLIMITED_BATCH = 100;
@@ -20,11 +22,15 @@ export const UNDECODABLE_KEY = 'celeriac.undecodable';
 /** @internal */
 export class RedisConsumer implements Consumer {
   private active = true;
-  private blocking: RedisClient | undefined;
+  private waker: QueueWaker | undefined;
   private subscriber: RedisClient | undefined;
   /** Tags delivered and not yet acked or rejected, with their queue. */
   private readonly held = new Map<string, string>();
-  private wakeUp: (() => void) | undefined;
+  /** Resolves the loop's pause; `waitingFor` says what the pause waits for. */
+  private resumeLoop: (() => void) | undefined;
+  private waitingFor: 'room' | 'change' | undefined;
+  /** A list may have changed since the loop last looked. */
+  private changed = true;
   private rotation = 0;
   private loop: Promise<void> | undefined;
 
@@ -43,28 +49,46 @@ export class RedisConsumer implements Consumer {
     const fanout = this.queues.filter((q) => this.transport.fanoutQueues.has(q));
     if (fanout.length > 0) await this.subscribe(fanout);
     if (this.listQueues.length > 0) {
-      this.blocking = sideConnection(this.transport.client);
+      this.waker = new QueueWaker(this.transport.client, this.listQueues, this.transport.logger, () => {
+        this.changed = true;
+        this.resume('change');
+      });
+      this.waker.ensure();
       this.loop = this.run();
     }
   }
 
   setPrefetch(prefetch: number): void {
     this.prefetch = prefetch;
-    this.wake();
+    this.resume();
   }
 
-  private wake(): void {
-    const w = this.wakeUp;
-    this.wakeUp = undefined;
-    w?.();
+  /** Ends the loop's pause if it waits for `reason` (any pause without one). */
+  private resume(reason?: 'room' | 'change'): void {
+    if (reason !== undefined && reason !== this.waitingFor) return;
+    const r = this.resumeLoop;
+    this.resumeLoop = undefined;
+    this.waitingFor = undefined;
+    r?.();
+  }
+
+  private pause(reason: 'room' | 'change', ms?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(() => this.resume(), ms);
+      this.waitingFor = reason;
+      this.resumeLoop = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   async cancel(): Promise<void> {
     if (!this.active) return;
     this.active = false;
     this.transport.forget(this);
-    this.wake();
-    this.blocking?.disconnect();
+    this.waker?.close();
+    this.resume();
     await this.loop?.catch(() => undefined);
     if (this.subscriber) {
       this.subscriber.disconnect();
@@ -83,6 +107,11 @@ export class RedisConsumer implements Consumer {
     }
   }
 
+  /** Whether this consumer holds `tag` (delivered, not yet settled). */
+  holds(tag: string): boolean {
+    return this.held.has(tag);
+  }
+
   private capacity(): number {
     return this.prefetch === 0 ? UNLIMITED_BATCH : Math.max(0, this.prefetch - this.held.size);
   }
@@ -95,51 +124,30 @@ export class RedisConsumer implements Consumer {
     return PRIORITY_STEPS.flatMap((step) => rotated.map((q) => (step === 0 ? q : `${q}${SEP}${step}`)));
   }
 
+  /**
+   * Reserves only through the atomic script, so a message leaves its list only when it is
+   * recorded as unacked; with the lists empty it waits for a change notice (./waker.ts).
+   */
   private async run(): Promise<void> {
     let failures = 0;
-    // The last look found the lists empty: block on BRPOP without another reserve call first.
-    let empty = false;
     while (this.active) {
       const want = this.capacity();
       // Refill in batches: with work in flight, wait until a quarter of the window is free
       // (one script call for many messages instead of one per ack).
       if (want === 0 || (this.prefetch > 0 && this.held.size > 0 && want < Math.ceil(this.prefetch / 4))) {
-        await new Promise<void>((resolve) => (this.wakeUp = resolve));
+        await this.pause('room');
         continue;
       }
       try {
-        const keys = this.keys();
-        if (!empty) {
-          const batch = await this.transport.reserve(keys, want);
-          failures = 0;
-          this.deliver(batch, undefined);
-          empty = batch.length < want;
-          if (batch.length > 0) continue;
-        }
-        const popped = await this.blocking!.brpop(...keys, 1);
+        this.changed = false; // cleared before looking: a notice arriving during the call counts
+        const batch = await this.transport.reserve(this.keys(), want);
         failures = 0;
-        if (!popped) continue; // still empty
-        const [key, payload] = popped;
-        if (!this.active) {
-          // Cancelled while blocked: put it back where it was.
-          await this.transport.client.rpush(key, payload);
-          return;
-        }
-        // One script call, written before it returns, records the popped message as unacked and
-        // takes whatever else is waiting; the message settles after that call is answered.
-        const limit = Math.max(0, this.capacity() - 1);
-        const reserved = this.transport.reserve(keys, limit, [payload]);
-        const recorded = reserved.then(
-          () => undefined,
-          () => undefined,
-        );
-        this.deliver([[key, payload]], recorded);
-        const more = await reserved;
-        this.deliver(more, undefined);
-        empty = more.length < limit;
+        this.deliver(batch);
+        if (batch.length === want || this.changed || !this.active) continue;
+        this.waker?.ensure();
+        await this.pause('change', this.waker?.live ? POLL_MS : FALLBACK_POLL_MS);
       } catch (err) {
         if (!this.active) return;
-        empty = false;
         failures++;
         if (failures === 1 || failures % 20 === 0) {
           this.transport.logger.warn(`redis broker: consuming ${this.queues.join(', ')} failed (${(err as Error).message}); retrying`);
@@ -150,18 +158,15 @@ export class RedisConsumer implements Consumer {
   }
 
   /** Hands reserved messages to the handler, their leases held first. */
-  private deliver(batch: ReadonlyArray<[string, string]>, recording: Promise<void> | undefined): void {
+  private deliver(batch: ReadonlyArray<[string, string]>): void {
     if (batch.length === 0) return;
-    const deliveries = batch.map(([key, payload]) => this.prepare(key, payload, recording));
+    const deliveries = batch.map(([key, payload]) => this.prepare(key, payload));
     this.transport.hold(deliveries.flatMap((d) => (d ? [d.deliveryTag] : [])));
     for (const d of deliveries) if (d) this.handler(d);
   }
 
-  /**
-   * The delivery of a popped message (null for one that is not a kombu envelope, now parked).
-   * `recording` settles once the message is recorded as unacked, when that is still under way.
-   */
-  private prepare(key: string, payload: string, recording: Promise<void> | undefined): Delivery | null {
+  /** The delivery of a reserved message (null for one that is not a kombu envelope, now parked). */
+  private prepare(key: string, payload: string): Delivery | null {
     const queue = queueOfKey(key);
     const limit = this.transport.maxPayloadChars;
     if (limit !== undefined && payload.length > limit) {
@@ -170,7 +175,7 @@ export class RedisConsumer implements Consumer {
         `redis broker: a message in queue ${queue} is ${payload.length} bytes as a kombu envelope, more than messageMaxBytes ` +
           `(${this.transport.messageMaxBytes}) allows; message rejected`,
       );
-      this.forget(payload, recording);
+      this.forget(payload);
       return null;
     }
     let unpacked: Unpacked;
@@ -182,29 +187,27 @@ export class RedisConsumer implements Consumer {
       logger.error(`redis broker: a message in queue ${queue} is not a kombu envelope (${logSafe((err as Error).message)}); parked in ${UNDECODABLE_KEY}`);
       if (levelEnabled(logger, 'debug')) logger.debug({ err }, 'why the message was parked');
       void this.transport.client.lpush(UNDECODABLE_KEY, payload).catch(() => undefined);
-      this.forget(payload, recording);
+      this.forget(payload);
       return null;
     }
     this.held.set(unpacked.deliveryTag, queue);
-    return new RedisDelivery(this, unpacked, queue, recording);
+    return new RedisDelivery(this, unpacked, queue);
   }
 
   /**
    * Drops the unacked record of a message that will not be delivered. The reserve script may have
    * made one (it finds the tag by plain search): left there, the restore would bring it back.
    */
-  private forget(payload: string, recording: Promise<void> | undefined): void {
+  private forget(payload: string): void {
     const tag = TAG_IN_TEXT.exec(payload)?.[1];
-    if (tag) void (recording ?? Promise.resolve()).then(() => this.transport.ack(tag));
+    if (tag) void this.transport.ack(tag);
   }
 
   /** @internal Settles a held delivery (see {@link RedisDelivery}). */
-  settle(tag: string, queue: string, requeue: boolean, recording: Promise<void> | undefined): Promise<void> {
+  settle(tag: string, queue: string, requeue: boolean): Promise<void> {
     if (!this.held.delete(tag)) return Promise.resolve(); // given back by close()
-    this.wake();
-    const apply = (): Promise<void> => (requeue ? this.transport.restoreTag(tag, queue, true).then(() => undefined) : this.transport.ack(tag));
-    // A message from BRPOP is recorded as unacked after the pop: settling waits for that.
-    return recording ? recording.then(apply) : apply();
+    this.resume('room');
+    return requeue ? this.transport.restoreTag(tag, queue, true).then(() => undefined) : this.transport.ack(tag);
   }
 
   private async subscribe(queues: string[]): Promise<void> {
@@ -257,7 +260,6 @@ class RedisDelivery implements Delivery {
     private readonly consumer: RedisConsumer,
     unpacked: Unpacked,
     readonly queue: string,
-    private readonly recording: Promise<void> | undefined,
   ) {
     this.message = unpacked.message;
     this.deliveryTag = unpacked.deliveryTag;
@@ -277,6 +279,6 @@ class RedisDelivery implements Delivery {
   private settle(requeue: boolean): Promise<void> {
     if (this.settled) return Promise.resolve();
     this.settled = true;
-    return this.consumer.settle(this.deliveryTag, this.queue, requeue, this.recording);
+    return this.consumer.settle(this.deliveryTag, this.queue, requeue);
   }
 }

@@ -1,16 +1,13 @@
 /**
  * Lua scripts of the Redis broker. Each runs atomically inside Redis, which is what makes a
  * batch reserve safe: a message is popped and recorded as unacked in one step, so no crash can
- * fall between the two (kombu's BRPOP-then-MULTI has that window; we keep BRPOP only for waking up
- * when the queues are empty).
+ * fall between the two (kombu's BRPOP-then-MULTI has that window; celeriac never uses BRPOP).
  */
 
 /**
  * Reserve up to ARGV[1] messages. KEYS: unacked hash, unacked_index zset, leased set, then the
- * lists to pop from, best first. ARGV[2]: the score (unix time, seconds); ARGV[3...]: messages
- * already popped by BRPOP, to record as unacked too (kombu records them after the pop in the
- * same way). Returns a flat list `[list key, payload, list key, payload, ...]` of the newly
- * popped ones. The unacked entry is `[payload, exchange, routing_key]` as kombu writes it; the
+ * lists to pop from, best first. ARGV[2]: the score (unix time, seconds). Returns a flat list
+ * `[list key, payload, list key, payload, ...]` of the popped ones. The unacked entry is `[payload, exchange, routing_key]` as kombu writes it; the
  * payload is stored as received (never re-encoded).
  */
 export const RESERVE_SCRIPT = `
@@ -68,7 +65,6 @@ local function record(m)
     scores[2 * ntags] = tag
   end
 end
-for i = 3, #ARGV do record(ARGV[i]) end
 local taken = 0
 for i = 4, #KEYS do
   if taken >= limit then break end
@@ -112,16 +108,42 @@ end
 return #ARGV
 `;
 
+/** Bits in a publisher's ring of executed sequence numbers (256 KiB at most per publisher). */
+export const PUBLISH_RING_BITS = 2 ** 21;
+
 /**
- * Publish to a direct exchange in one call: kombu's lookup (the exchange's binding set, entries
- * `routing_key SEP pattern SEP queue`) and the LPUSH to every matching queue. KEYS[1]: the
- * binding set. ARGV: routing key, payload, the priority suffix of the list names ('' or
- * `SEP<step>`), SEP. With no bindings at all the routing key names the queue (the default
- * exchange's rule); returns the number of queues the message went to.
+ * Publish once or never (issue 17): the publisher's deadline is checked against Redis's own clock,
+ * so a publish the caller was told failed cannot be executed later (stuck in a socket or an
+ * offline queue); and an executed publish sets its sequence number's bit in the publisher's ring,
+ * so one whose reply was lost with its connection is found out, never guessed.
+ *
+ * KEYS[1]: the publisher's ring (a bitmap); KEYS[2]: the exchange's binding set (mode `bind`).
+ * ARGV: sequence number, deadline (Redis time, unix ms), payload, mode, then by mode:
+ * - `bind`: routing key, priority suffix of the list names ('' or `SEP<step>`), SEP: kombu's
+ *   lookup in the binding set (entries `routing_key SEP pattern SEP queue`) and an LPUSH to
+ *   every matching queue; with no bindings at all the routing key names the queue;
+ * - `list`: the list keys to LPUSH to;
+ * - `fanout`: the channel to PUBLISH on.
+ * Returns the number of queues (or subscribers) reached, or -1 when past the deadline (nothing
+ * done).
  */
-export const PUBLISH_DIRECT_SCRIPT = `
-local rk, payload, suffix, sep = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local members = redis.call('SMEMBERS', KEYS[1])
+export const PUBLISH_SCRIPT = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local seq, deadline, payload, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then return -1 end
+local ring = ${PUBLISH_RING_BITS}
+redis.call('SETBIT', KEYS[1], seq % ring, 1)
+-- Forget what is half a ring behind, so the bit of a number is never an older one's.
+if seq >= ring / 2 then redis.call('SETBIT', KEYS[1], (seq - ring / 2) % ring, 0) end
+redis.call('PEXPIRE', KEYS[1], 3600000)
+if mode == 'fanout' then return redis.call('PUBLISH', ARGV[5], payload) end
+if mode == 'list' then
+  for i = 5, #ARGV do redis.call('LPUSH', ARGV[i], payload) end
+  return #ARGV - 4
+end
+local rk, suffix, sep = ARGV[5], ARGV[6], ARGV[7]
+local members = redis.call('SMEMBERS', KEYS[2])
 if #members == 0 then
   redis.call('LPUSH', rk .. suffix, payload)
   return 1

@@ -7,8 +7,10 @@
  * `/<db>.<exchange>[/<routing key>]`.
  *
  * Reserving: a Lua script pops up to the free prefetch slots and records them as unacked in one
- * atomic step; only when the queues are empty does a consumer block in BRPOP (on its own
- * connection) to be woken by the next publish. Acks of one tick go to Redis in one script call.
+ * atomic step, the only way a message leaves its list; an idle consumer learns of new messages
+ * through change notices that move nothing (./waker.ts), never by BRPOP, so a worker killed at
+ * any moment leaves every message either in its list or in `unacked` (issue 17). Acks of one
+ * tick go to Redis in one script call.
  *
  * Leases (issue 8): celeriac consumers put the tags they hold in `celeriac.leased` and a lease
  * thread (src/broker/lease) keeps their `unacked_index` scores fresh, so Python workers (which
@@ -19,10 +21,11 @@
  *
  * Options (`broker_transport_options`): visibilityTimeout, foreignVisibilityTimeout,
  * connectTimeout (s, 10), publishTimeout (s, 30: how long a publish waits for an unreachable
- * Redis before failing with OperationalError), leases (true).
+ * Redis before failing with OperationalError; a publish that fails is never delivered later, see
+ * ./publisher.ts), leases (true).
  */
-import type { ChainableCommander, Redis as RedisClient } from 'ioredis';
-import { ImproperlyConfigured, OperationalError } from '../../errors/index.js';
+import type { Redis as RedisClient } from 'ioredis';
+import { OperationalError } from '../../errors/index.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import type { TransportMessage } from '../../protocol/message.js';
 import { TickBatcher } from '../../utils/batch.js';
@@ -33,7 +36,8 @@ import { numberOption } from '../options.js';
 import { redactUrl } from '../registry.js';
 import { matchBindings } from '../virtual/exchange.js';
 import { RedisConsumer } from './consumer.js';
-import { redisUrlOptions } from './connection.js';
+import { RedisPublisher, type PublishTarget } from './publisher.js';
+import { connectRedis, redisDb, runScript, withTimeout } from './connection.js';
 import {
   bindingEntry,
   bindingKey,
@@ -49,77 +53,7 @@ import {
   UNACKED_KEY,
   UNACKED_MUTEX_KEY,
 } from './envelope.js';
-import { ACK_SCRIPT, PUBLISH_DIRECT_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
-import { loadOptional } from '../../utils/optional.js';
-
-/**
- * @internal Calls a Lua script registered on `client` with `defineCommand` under `name` (without
- * a fixed key count: `numKeys` comes first, as with EVALSHA). On a pipeline it queues the call.
- */
-export function runScript<T>(client: RedisClient, name: string, numKeys: number, ...args: Array<string | number>): Promise<T>;
-export function runScript(client: ChainableCommander, name: string, numKeys: number, ...args: Array<string | number>): ChainableCommander;
-export function runScript(client: RedisClient | ChainableCommander, name: string, numKeys: number, ...args: Array<string | number>): unknown {
-  const command = (client as unknown as Record<string, (numKeys: number, ...args: Array<string | number>) => unknown>)[name];
-  if (typeof command !== 'function') throw new Error(`redis script ${name} is not defined on this connection`);
-  return command.call(client, numKeys, ...args);
-}
-
-/** The database number of a Redis URL (`/3` → 3). */
-export function redisDb(url: string): number {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ImproperlyConfigured(`bad Redis URL '${redactUrl(url)}': expected redis://[:password@]host:port/db`);
-  }
-  const db = parsed.pathname.replace(/^\//, '');
-  if (db === '') return 0;
-  if (!/^\d+$/.test(db)) throw new ImproperlyConfigured(`bad Redis URL '${redactUrl(url)}': the database must be a number, got '${db}'`);
-  return Number(db);
-}
-
-/** Opens an ioredis client for a URL; fails with OperationalError past `timeoutMs`. */
-export async function connectRedis(url: string, timeoutMs: number): Promise<RedisClient> {
-  redisDb(url);
-  const { Redis } = await loadOptional('ioredis', 'redis://', () => import('ioredis'));
-  const target = redisUrlOptions(url);
-  const client = new Redis(target.url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: null,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-    // Commands issued in the same tick go to Redis as one pipeline (acks, results, publishes).
-    enableAutoPipelining: true,
-    ...target.options,
-  });
-  // Reconnects by itself; failures surface on commands. The last one names a failed connect's
-  // cause (a TLS certificate that does not verify, a refused connection), which connect() omits.
-  let lastError: Error | undefined;
-  const remember = (err: Error): void => {
-    lastError = err;
-  };
-  client.on('error', remember);
-  try {
-    await withTimeout(client.connect(), timeoutMs, `Redis at ${redactUrl(url)} unreachable`);
-  } catch (err) {
-    client.disconnect();
-    const cause = lastError ? `: ${lastError.message}` : '';
-    if (err instanceof OperationalError) throw new OperationalError(`${err.message}${cause}`, { cause: lastError ?? err });
-    throw new OperationalError(`Redis at ${redactUrl(url)} unreachable${cause || `: ${(err as Error).message}`}`, { cause: lastError ?? err });
-  } finally {
-    client.off('error', remember);
-  }
-  client.on('error', () => undefined);
-  return client;
-}
-
-/** Rejects with OperationalError(`what`) if `promise` takes longer than `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OperationalError(`${what} (gave up after ${ms / 1000} s)`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+import { ACK_SCRIPT, RESERVE_SCRIPT } from './scripts.js';
 
 /** The Redis broker driver. */
 export class RedisTransport implements Transport {
@@ -139,6 +73,7 @@ export class RedisTransport implements Transport {
   private readonly publishTimeoutMs: number;
   private readonly useLeases: boolean;
   private redis: RedisClient | undefined;
+  private publisher: RedisPublisher | undefined;
   private keeper: LeaseKeeper | undefined;
   private readonly exchangeTypes = new Map<string, ExchangeType>();
   /** Queues bound to fanout exchanges: consumed through pub/sub. */
@@ -148,6 +83,11 @@ export class RedisTransport implements Transport {
   private readonly acks = new TickBatcher<string>((tags) => this.writeAcks(tags));
   private restoreTimer: NodeJS.Timeout | undefined;
   private restoring: Promise<void> | undefined;
+  /**
+   * When contact with Redis was last regained after losing it (a reconnect, or a command that
+   * hung): no restore sweep runs until a visibility timeout later (see {@link restoreExpired}).
+   */
+  private regainedAt = 0;
 
   constructor(options: TransportOptions) {
     this.url = options.url;
@@ -172,9 +112,11 @@ export class RedisTransport implements Transport {
   async connect(): Promise<void> {
     if (this.redis) return;
     this.redis = await connectRedis(this.url, this.connectTimeoutMs);
+    // Every later 'ready' is a reconnect: leases could not be renewed while Redis was away.
+    this.redis.on('ready', () => this.regained());
+    this.publisher = new RedisPublisher(this.url, this.publishTimeoutMs, this.connectTimeoutMs, this.logger);
     this.redis.defineCommand('celeriacReserve', { lua: RESERVE_SCRIPT });
     this.redis.defineCommand('celeriacAck', { lua: ACK_SCRIPT });
-    this.redis.defineCommand('celeriacPublishDirect', { lua: PUBLISH_DIRECT_SCRIPT });
   }
 
   async close(): Promise<void> {
@@ -185,6 +127,8 @@ export class RedisTransport implements Transport {
     await this.acks.flush();
     await this.keeper?.close();
     this.keeper = undefined;
+    await this.publisher?.close();
+    this.publisher = undefined;
     const client = this.redis;
     this.redis = undefined;
     await client?.quit().catch(() => client.disconnect());
@@ -215,29 +159,22 @@ export class RedisTransport implements Transport {
     return matchBindings(type, bindings, route.routingKey);
   }
 
+  /** Publishes exactly once or fails (./publisher.ts). */
   async publish(message: TransportMessage, route: Route): Promise<void> {
+    const publisher = this.publisher;
+    if (!publisher) throw new OperationalError(`redis broker ${redactUrl(this.url)} is not connected`);
     const type = this.exchangeTypes.get(route.exchange) ?? 'direct';
     const text = JSON.stringify(toEnvelope(message, route.exchange, route.routingKey, uuid()));
-    if (type === 'fanout') {
-      await this.command(() => this.client.publish(fanoutChannel(this.db, route.exchange, route.routingKey), text), 'publish');
-      return;
-    }
-    if (type === 'direct' && route.exchange !== '') {
+    let target: PublishTarget;
+    if (type === 'fanout') target = { mode: 'fanout', channel: fanoutChannel(this.db, route.exchange, route.routingKey) };
+    else if (type === 'direct' && route.exchange !== '') {
       const step = priorityStep(message.properties.priority);
-      const suffix = step === 0 ? '' : `${SEP}${step}`;
-      await this.command(() => runScript<number>(this.client, 'celeriacPublishDirect', 1, bindingKey(route.exchange), route.routingKey, text, suffix, SEP), 'publish');
-      return;
+      target = { mode: 'bind', bindings: bindingKey(route.exchange), routingKey: route.routingKey, suffix: step === 0 ? '' : `${SEP}${step}`, sep: SEP };
+    } else {
+      const queues = await this.command(() => this.lookup(route, type), 'publish');
+      target = { mode: 'list', keys: queues.map((q) => queueKey(q, message.properties.priority)) };
     }
-    await this.command(async () => {
-      const queues = await this.lookup(route, type);
-      if (queues.length === 1) {
-        await this.client.lpush(queueKey(queues[0]!, message.properties.priority), text);
-        return;
-      }
-      const multi = this.client.multi();
-      for (const q of queues) multi.lpush(queueKey(q, message.properties.priority), text);
-      await multi.exec();
-    }, 'publish');
+    await publisher.publish(text, target);
   }
 
   async consume(queues: readonly string[], handler: DeliveryHandler, options: ConsumeOptions): Promise<Consumer> {
@@ -287,23 +224,11 @@ export class RedisTransport implements Transport {
   }
 
   /**
-   * @internal Reserves up to `limit` messages from `keys` atomically, recording as unacked in
-   * the same call the messages `popped` by BRPOP (kombu's order: pop, then record). A call with
-   * `popped` is written to the socket before this returns (an explicit pipeline, not ioredis's
-   * automatic one that waits for setImmediate): the caller hands those messages out at once,
-   * and a task that blocks the event loop must not hold back its own record.
+   * @internal Reserves up to `limit` messages from `keys` atomically: each one leaves its list
+   * in the same script call that records it as unacked, so no crash falls between the two.
    */
-  async reserve(keys: readonly string[], limit: number, popped: readonly string[] = []): Promise<Array<[string, string]>> {
-    const client = this.client;
-    const args: [number, ...Array<string | number>] = [keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000, ...popped];
-    let flat: string[];
-    if (popped.length === 0) flat = await runScript<string[]>(client, 'celeriacReserve', ...args);
-    else {
-      const [reply] = (await runScript(client.pipeline(), 'celeriacReserve', ...args).exec()) ?? [];
-      if (!reply) throw new Error('redis broker: the reserve call got no reply');
-      if (reply[0]) throw reply[0];
-      flat = reply[1] as string[];
-    }
+  async reserve(keys: readonly string[], limit: number): Promise<Array<[string, string]>> {
+    const flat = await runScript<string[]>(this.client, 'celeriacReserve', keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000);
     const out: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
     return out;
@@ -360,21 +285,51 @@ export class RedisTransport implements Transport {
     return raw !== null && res !== null;
   }
 
-  /** Restores messages whose holder stopped renewing (see the header for the two timeouts). */
+  /**
+   * Contact with Redis is back after an outage: holders (this one included) could not renew
+   * their leases meanwhile, so renew ours now and sweep nothing for a visibility timeout, the
+   * time every live holder's lease thread has to renew its own.
+   */
+  private regained(): void {
+    this.regainedAt = Date.now();
+    this.keeper?.renewNow();
+  }
+
+  /** @internal Whether a consumer of this transport holds `tag` (delivered, not yet settled). */
+  holds(tag: string): boolean {
+    for (const c of this.consumers) if (c.holds(tag)) return true;
+    return false;
+  }
+
+  /**
+   * Restores messages whose holder stopped renewing (see the header for the two timeouts). A
+   * holder that could not renew because Redis was away is not dead (issue 17): no sweep within a
+   * visibility timeout of regaining contact, and never a message this transport holds itself.
+   */
   private async restoreExpired(): Promise<void> {
     const client = this.redis;
-    if (!client) return;
+    if (!client || client.status !== 'ready') return;
+    // A visibility timeout and a renewal interval: every live holder renews in that time.
+    if (Date.now() < this.regainedAt + this.visibilityMs * 1.25) return;
     try {
       // A holder that dies inside the sweep leaves the lock to expire: keep that short.
       const token = uuid();
+      const asked = Date.now();
       const lock = await client.set(UNACKED_MUTEX_KEY, token, 'PX', 5_000, 'NX');
-      if (lock !== 'OK') return;
+      const hung = Date.now() - asked > Math.max(1000, this.visibilityMs / 4);
+      if (lock !== 'OK' && !hung) return;
       try {
+        // Redis took long to answer (it hung, or the network did): as after a reconnect.
+        if (hung) {
+          this.regained();
+          return;
+        }
         const nowMs = Date.now();
         const stale = await client.zrangebyscore(UNACKED_INDEX_KEY, 0, (nowMs - this.visibilityMs) / 1000, 'WITHSCORES', 'LIMIT', 0, 100);
         let restored = 0;
         for (let i = 0; i + 1 < stale.length; i += 2) {
           const tag = stale[i]!;
+          if (this.holds(tag)) continue;
           const ours = (await client.sismember(LEASED_KEY, tag)) === 1;
           if (!ours && Number(stale[i + 1]) * 1000 > nowMs - this.foreignVisibilityMs) continue;
           if (await this.restoreTag(tag, null, false)) restored++;
@@ -382,7 +337,7 @@ export class RedisTransport implements Transport {
         if (restored > 0) this.logger.warn(`redis broker: restored ${restored} message(s) whose holder stopped renewing (redelivered)`);
       } finally {
         // Release only our own lock (it may have expired and been taken by another process).
-        await client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, UNACKED_MUTEX_KEY, token);
+        if (lock === 'OK') await client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, UNACKED_MUTEX_KEY, token);
       }
     } catch (err) {
       this.logger.warn(`redis broker: restoring unacked messages failed: ${(err as Error).message}`);
