@@ -373,7 +373,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.cold;
       await waitAtMost(this.waitForRunning(), 2000);
     }
-    await consumer?.close();
+    if (consumer) {
+      // Closing gives unacknowledged messages back; with the broker away it cannot, and the broker
+      // restores them by itself later (visibility timeout, connection loss): don't wait forever.
+      let closed = false;
+      await waitAtMost(consumer.close().then(() => (closed = true), () => (closed = true)), 10_000);
+      if (!closed) this.logger.warn(`${this.hostname}: the broker did not answer while closing; unacknowledged messages come back when it restores them`);
+    }
     for (const c of this.retired.splice(0)) await c.close();
     await this.pool.close();
     await this.events?.stop().catch(() => undefined);

@@ -88,6 +88,8 @@ export class RedisTransport implements Transport {
    * hung): no restore sweep runs until a visibility timeout later (see {@link restoreExpired}).
    */
   private regainedAt = 0;
+  /** When the command connection dropped (0 while connected): one line when lost, one when back. */
+  private lostAt = 0;
 
   constructor(options: TransportOptions) {
     this.url = options.url;
@@ -111,9 +113,21 @@ export class RedisTransport implements Transport {
 
   async connect(): Promise<void> {
     if (this.redis) return;
-    this.redis = await connectRedis(this.url, this.connectTimeoutMs);
+    const client = await connectRedis(this.url, this.connectTimeoutMs);
+    this.redis = client;
     // Every later 'ready' is a reconnect: leases could not be renewed while Redis was away.
-    this.redis.on('ready', () => this.regained());
+    client.on('ready', () => {
+      if (this.lostAt > 0) {
+        this.logger.warn(`redis broker: connection to ${redactUrl(this.url)} restored after ${((Date.now() - this.lostAt) / 1000).toFixed(1)} s`);
+        this.lostAt = 0;
+      }
+      this.regained();
+    });
+    client.on('close', () => {
+      if (this.redis !== client || this.lostAt > 0) return; // closed by close(), or already reported
+      this.lostAt = Date.now();
+      this.logger.warn(`redis broker: connection to ${redactUrl(this.url)} lost; reconnecting (tasks wait until it is back)`);
+    });
     this.publisher = new RedisPublisher(this.url, this.publishTimeoutMs, this.connectTimeoutMs, this.logger);
     this.redis.defineCommand('celeriacReserve', { lua: RESERVE_SCRIPT });
     this.redis.defineCommand('celeriacAck', { lua: ACK_SCRIPT });
