@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { queueKeys } from '../../src/broker/redis/envelope.js';
+import { OVERSIZE_MARK } from '../../src/broker/redis/scripts.js';
 import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { SqliteTransport } from '../../src/broker/sqlite/transport.js';
 import type { Delivery, Transport, TransportMessage } from '../../src/index.js';
@@ -64,6 +66,14 @@ describe('transports reject bodies over messageMaxBytes unread', () => {
     try {
       await oversizeDropped(t, queue, (s) => log.grep(s), 1024 * 1024 + 3000);
       assert.match(log.grep('messageMaxBytes')[0]!, /bytes as a kombu envelope, more than messageMaxBytes \(1000\) allows/);
+      // Dropped inside Redis by the reserve script: the worker gets a short marker, never the
+      // megabytes (a batch of such messages would otherwise sit in its memory at once).
+      await t.publish(msg(1024 * 1024 + 3000), { exchange: '', routingKey: queue });
+      const reserved = await t.reserve(queueKeys(queue), 4);
+      assert.equal(reserved.length, 1);
+      assert.ok(reserved[0]![1].startsWith(OVERSIZE_MARK), 'a marker instead of the message');
+      assert.ok(reserved[0]![1].length < 100);
+      assert.equal(await t.size(queue), 0);
     } finally {
       await t.purge(queue);
       await t.close();

@@ -10,6 +10,7 @@ import type { Consumer, Delivery, DeliveryHandler } from '../port.js';
 import { fromEnvelope, PRIORITY_STEPS, queueOfKey, SEP, type Unpacked } from './envelope.js';
 import { sideConnection } from './connection.js';
 import type { RedisTransport } from './transport.js';
+import { OVERSIZE_MARK } from './scripts.js';
 import { FALLBACK_POLL_MS, POLL_MS, QueueWaker } from './waker.js';
 
 /** Most messages reserved at once without a prefetch limit. */
@@ -169,6 +170,14 @@ export class RedisConsumer implements Consumer {
   private prepare(key: string, payload: string): Delivery | null {
     const queue = queueOfKey(key);
     const limit = this.transport.maxPayloadChars;
+    if (payload.startsWith(OVERSIZE_MARK)) {
+      // Dropped by the reserve script, which never recorded it: only the line is left to write.
+      this.transport.logger.error(
+        `redis broker: a message in queue ${queue} is ${payload.slice(OVERSIZE_MARK.length)} bytes as a kombu envelope, more than messageMaxBytes ` +
+          `(${this.transport.messageMaxBytes}) allows; message rejected`,
+      );
+      return null;
+    }
     if (limit !== undefined && payload.length > limit) {
       // Not parsed (that would take its size twice more): dropped, its unacked record with it.
       this.transport.logger.error(

@@ -5,8 +5,16 @@
  */
 
 /**
+ * What the reserve script returns in place of a message longer than its size limit: this prefix
+ * and the length (a kombu envelope is JSON, so it never starts with it).
+ */
+export const OVERSIZE_MARK = '!oversize:';
+
+/**
  * Reserve up to ARGV[1] messages. KEYS: unacked hash, unacked_index zset, leased set, then the
- * lists to pop from, best first. ARGV[2]: the score (unix time, seconds). Returns a flat list
+ * lists to pop from, best first. ARGV[2]: the score (unix time, seconds). ARGV[3]: the longest
+ * payload to hand out (0: any); a longer one is dropped and returned as {@link OVERSIZE_MARK}
+ * and its length. Returns a flat list
  * `[list key, payload, list key, payload, ...]` of the popped ones. The unacked entry is `[payload, exchange, routing_key]` as kombu writes it; the
  * payload is stored as received (never re-encoded).
  */
@@ -32,9 +40,10 @@ local function only(m, head, probe)
   if found then return match(m, VALUE, found + 1) end
   return nil
 end
+local OVERSIZE_MARK = '${OVERSIZE_MARK}'
 local out, entries, scores, tags = {}, {}, {}, {}
 local nout, ntags = 0, 0
-local limit, score = tonumber(ARGV[1]), ARGV[2]
+local limit, score, maxlen = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]) or 0
 -- Adds message m to the unacked records written at the end (when it has a delivery tag).
 local function record(m)
   local tag = only(m, '"deliver', 'y_tag"')
@@ -81,9 +90,15 @@ for i = 4, #KEYS do
   if popped then
     for j = 1, #popped do
       local m = popped[j]
-      record(m)
       out[nout + 1] = KEYS[i]
-      out[nout + 2] = m
+      if maxlen > 0 and #m > maxlen then
+        -- Over messageMaxBytes: dropped here, never sent to the worker (a few of them in one
+        -- batch would take hundreds of MB there); the worker logs the marker.
+        out[nout + 2] = OVERSIZE_MARK .. #m
+      else
+        record(m)
+        out[nout + 2] = m
+      end
       nout = nout + 2
     end
     taken = taken + #popped

@@ -242,7 +242,7 @@ export class RedisTransport implements Transport {
    * in the same script call that records it as unacked, so no crash falls between the two.
    */
   async reserve(keys: readonly string[], limit: number): Promise<Array<[string, string]>> {
-    const flat = await runScript<string[]>(this.client, 'celeriacReserve', keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000);
+    const flat = await runScript<string[]>(this.client, 'celeriacReserve', keys.length + 3, UNACKED_KEY, UNACKED_INDEX_KEY, LEASED_KEY, ...keys, limit, Date.now() / 1000, this.maxPayloadChars ?? 0);
     const out: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
     return out;
