@@ -18,7 +18,7 @@ import type { Consumer, Delivery, QueueSpec, Transport } from '../broker/port.js
 import { describeUrl } from '../broker/registry.js';
 import { ContentDisallowed, ImproperlyConfigured, MessageTooLarge, NotRegistered, SecurityError, TaskRevokedError } from '../errors/index.js';
 import { levelEnabled, logSafe, type Logger } from '../logging/logger.js';
-import { decodeTaskMessage, inflateBody, type DecodedTask } from '../protocol/message.js';
+import { decodeTaskMessage, inflateBody, type Codecs, type DecodedTask, type TransportMessage } from '../protocol/message.js';
 import { AsyncPool, SoloPool } from '../pool/async.js';
 import { ChildPool } from '../pool/child/pool.js';
 import type { Pool, TraceRunner } from '../pool/port.js';
@@ -153,6 +153,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stopping: Promise<void> | undefined;
   private cold: Promise<void> | undefined;
   private readonly coldAsked = deferred<void>();
+  /** The compressed body being inflated (see {@link inflate}). */
+  private inflating: Promise<unknown> = Promise.resolve();
   /** Aborts the wait for the broker at startup when the worker is stopped meanwhile. */
   private readonly startAbort = new AbortController();
   private readonly coldShutdownGrace: number;
@@ -477,12 +479,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
   }
 
+  /**
+   * Inflates compressed bodies one at a time: each may take up to `messageMaxBytes` while it runs,
+   * so a prefetch window of compression bombs costs one limit of memory, not window × limit.
+   */
+  private inflate(message: TransportMessage, codecs: Codecs): Promise<Buffer | undefined> {
+    const run = this.inflating.then(() => inflateBody(message, codecs));
+    this.inflating = run.catch(() => undefined);
+    return run;
+  }
+
   private async handle(delivery: Delivery): Promise<void> {
     let decoded: DecodedTask;
     try {
       const codecs = this.app.codecs;
       // Only compressed bodies pay for the trip to the thread pool.
-      const plain = delivery.message.headers['compression'] ? await inflateBody(delivery.message, codecs) : undefined;
+      const plain = delivery.message.headers['compression'] ? await this.inflate(delivery.message, codecs) : undefined;
       decoded = decodeTaskMessage(delivery.message, codecs, plain);
     } catch (err) {
       const refused = err instanceof ContentDisallowed || err instanceof SecurityError;

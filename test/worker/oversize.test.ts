@@ -82,4 +82,27 @@ describe('messageMaxBytes', () => {
       assert.equal(await transport.size('celery'), 0);
     });
   });
+
+  it('a worker inflates compressed bodies one at a time, so a window of bombs costs one limit of memory', async () => {
+    const { app } = testApp({ messageMaxBytes: 64 * 1024 });
+    let inFlight = 0;
+    let most = 0;
+    const real = app.codecs.compression.decompressAsync.bind(app.codecs.compression);
+    app.codecs.compression.decompressAsync = async (data, header, max) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await real(data, header, max);
+      } finally {
+        inFlight--;
+      }
+    };
+    const transport = await app.getTransport();
+    await withWorker(app, async (worker) => {
+      const rejected: Error[] = [];
+      worker.on('task-rejected', (err) => rejected.push(err));
+      for (let i = 0; i < 6; i++) await transport.publish(message(bomb(8 * 1024 * 1024), 'application/x-gzip'), { exchange: '', routingKey: 'celery' });
+      await until(() => rejected.length === 6, 'six rejections', 20_000);
+    }, { concurrency: 4 });
+    assert.equal(most, 1, 'never two inflations at once');
+  });
 });
