@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Celeriac, ImproperlyConfigured, OperationalError, silentLogger, Worker } from '../../src/index.js';
 import { RedisTransport } from '../../src/broker/redis/transport.js';
 import { redisUrlOptions } from '../../src/broker/redis/connection.js';
-import { servicesRequired } from '../helpers/services.js';
+import { freePort, servicesRequired } from '../helpers/services.js';
 
 const hasTools = ['redis-server', 'openssl'].every((cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0);
 const skip = hasTools || servicesRequired ? false : 'redis-server or openssl not installed; install them (see shared/SERVICES.md) or set CELERIAC_REQUIRE_SERVICES=1 to fail instead';
@@ -29,17 +28,6 @@ function makeCertificates(dir: string): void {
   openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
   openssl(dir, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'ext.cnf', '-out', 'server.pem');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 describe('rediss:// (TLS)', { skip }, () => {

@@ -4,14 +4,14 @@
  * or a private redis-server.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Celeriac, States, TimeLimitExceeded, WorkerLostError, type CeleryEvent } from '../../src/index.js';
-import { servicesRequired } from '../helpers/services.js';
+import { redisServerSkip } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/services.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -56,18 +56,6 @@ function start(command: string[], env: Record<string, string> = {}): Proc {
     }
   };
   return { child, lines, exit, waitFor };
-}
-
-/** A loopback port nothing listens on now (the OS picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function sqliteUrls(): { broker: string; backend: string } {
@@ -157,10 +145,9 @@ describe('the worker process', () => {
     }
   });
 
-  const hasRedisServer = spawnSync('sh', ['-c', 'command -v redis-server']).status === 0;
   it(
     'a worker started 10 s before its Redis logs each retry and consumes once Redis is up',
-    { skip: hasRedisServer || servicesRequired ? false : 'redis-server not installed; install it or set CELERIAC_REQUIRE_SERVICES=1 to fail instead', timeout: 90_000 },
+    { skip: redisServerSkip, timeout: 90_000 },
     async () => {
       const port = await freePort();
       const url = `redis://127.0.0.1:${port}/0`;

@@ -4,7 +4,7 @@
  * reason when the service is unreachable, or `false` to run. Under `CELERIAC_REQUIRE_SERVICES=1`
  * (CI) an unreachable service is never skipped: the test runs and fails on the connection error.
  */
-import { createConnection } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 
 /** True when CI demands every service (`CELERIAC_REQUIRE_SERVICES=1`). */
 export const servicesRequired = process.env['CELERIAC_REQUIRE_SERVICES'] === '1';
@@ -20,6 +20,18 @@ export function tcpReachable(host: string, port: number, timeoutMs = 1000): Prom
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
+  });
+}
+
+/** A loopback port nothing listens on now (the OS picks it), for a server a test starts itself. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }
 

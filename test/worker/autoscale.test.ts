@@ -8,14 +8,7 @@ import { ChildPool } from '../../src/pool/child/pool.js';
 import { Autoscaler } from '../../src/worker/autoscale.js';
 import { silentLogger, Worker } from '../../src/index.js';
 import { testApp } from '../helpers/app.js';
-
-const until = async (cond: () => boolean, what: string, ms = 10_000): Promise<void> => {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+import { until } from '../helpers/until.js';
 
 describe('autoscale', () => {
   it('grows at once up to max, shrinks to the load (not below min) only after keepalive', () => {
@@ -52,11 +45,11 @@ describe('autoscale', () => {
       assert.equal(pool.pids.length, 1);
       const results = await Promise.all([1, 2, 3].map((i) => gate.delay(open, i)));
       // Each waits for the gate: all three run at once only if the pool grew to three children.
-      await until(() => worker.active.size === 3, 'three tasks running at once', 60_000);
+      await until(() => worker.active.size === 3, 'three tasks running at once', { timeout: 60_000, interval: 10 });
       assert.equal(pool.limit, 3);
       writeFileSync(open, '');
       assert.deepEqual(await Promise.all(results.map((r) => r.get({ timeout: 10 }))), [1, 2, 3]);
-      await until(() => pool.limit === 1 && pool.pids.length === 1, 'the pool back at its minimum', 20_000);
+      await until(() => pool.limit === 1 && pool.pids.length === 1, 'the pool back at its minimum', { timeout: 20_000, interval: 10 });
       assert.equal(await (await nap.delay(10)).get({ timeout: 10 }), 10, 'still works after shrinking');
     } finally {
       await worker.stop();

@@ -169,22 +169,12 @@ export class RedisConsumer implements Consumer {
   /** The delivery of a reserved message (null for one that is not a kombu envelope, now parked). */
   private prepare(key: string, payload: string): Delivery | null {
     const queue = queueOfKey(key);
-    const limit = this.transport.maxPayloadChars;
     if (payload.startsWith(OVERSIZE_MARK)) {
       // Dropped by the reserve script, which never recorded it: only the line is left to write.
       this.transport.logger.error(
         `redis broker: a message in queue ${queue} is ${payload.slice(OVERSIZE_MARK.length)} bytes as a kombu envelope, more than messageMaxBytes ` +
           `(${this.transport.messageMaxBytes}) allows; message rejected`,
       );
-      return null;
-    }
-    if (limit !== undefined && payload.length > limit) {
-      // Not parsed (that would take its size twice more): dropped, its unacked record with it.
-      this.transport.logger.error(
-        `redis broker: a message in queue ${queue} is ${payload.length} bytes as a kombu envelope, more than messageMaxBytes ` +
-          `(${this.transport.messageMaxBytes}) allows; message rejected`,
-      );
-      this.forget(payload);
       return null;
     }
     let unpacked: Unpacked;

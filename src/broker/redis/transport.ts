@@ -63,10 +63,10 @@ export class RedisTransport implements Transport {
   readonly logger: Logger;
   readonly messageMaxBytes: number | undefined;
   /**
-   * Longest envelope text a consumer parses: the body limit in base64 plus 1 MiB for headers and
-   * properties. A longer one is rejected unparsed (see TransportOptions.messageMaxBytes).
+   * Longest envelope the reserve script hands out: the body limit in base64 plus 1 MiB for headers
+   * and properties. A longer one is dropped inside Redis (see TransportOptions.messageMaxBytes).
    */
-  readonly maxPayloadChars: number | undefined;
+  private readonly maxPayloadChars: number | undefined;
   readonly visibilityMs: number;
   private readonly foreignVisibilityMs: number;
   readonly connectTimeoutMs: number;

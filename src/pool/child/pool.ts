@@ -414,7 +414,7 @@ export class ChildPool implements Pool {
     this.checkIdle();
   }
 
-  /** Resolves when `child` has exited, or after `ms`. */
+  /** Resolves when `child` has exited, or after `ms` (`Infinity`: only when it has exited). */
   private exited(child: Child, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const started = Date.now();
@@ -430,21 +430,14 @@ export class ChildPool implements Pool {
   async close(): Promise<void> {
     this.closing = true;
     for (const entry of this.queue.splice(0)) entry.result.resolve({ kind: 'skipped' });
-    const exits = this.children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exited) return resolve();
-          const timer = setTimeout(() => c.handle.kill('SIGKILL'), 5000);
-          const check = setInterval(() => {
-            if (c.exited) {
-              clearInterval(check);
-              clearTimeout(timer);
-              resolve();
-            }
-          }, 5);
-          c.handle.send({ type: 'shutdown' });
-        }),
-    );
+    const exits = this.children.map(async (c) => {
+      if (c.exited) return;
+      c.handle.send({ type: 'shutdown' });
+      await this.exited(c, 5000);
+      if (c.exited) return;
+      c.handle.kill('SIGKILL');
+      await this.exited(c, Infinity);
+    });
     await Promise.all(exits);
   }
 }
